@@ -1,0 +1,572 @@
+"""VideoMAE spatio-temporal action detector (mmaction2's `configs/detection/videomae`), in transformers.
+
+Pipeline of one forward, for clips `pixel_values` (B, T, C, H, W) and person boxes per clip:
+
+1. tubelet embedding (Conv3d 2 x 16 x 16; pixels beyond the last full patch are dropped) -> tokens in t-major order;
+2. plus the fixed sinusoid position table of the pre-training grid (8 x 14 x 14 for 16 x 224 x 224), resized
+   bicubically per temporal slot to the input grid (mmaction2's `vit_mae.py`);
+3. pre-norm ViT blocks (q/v-bias attention, GELU MLP, stochastic depth), a final LayerNorm;
+4. the feature map (B, C, T/2, H/16, W/16), averaged over time;
+5. RoIAlign (8 x 8, stride 16, adaptive sampling, aligned) on each box, dropout, spatial max, Linear(C, 80).
+
+This file is part of the model's remote code: it imports only torch, torchvision, transformers and its sibling
+files.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import roi_align
+
+from transformers import PreTrainedModel, VideoMAEConfig
+from transformers import initialization as init
+from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.models.videomae.modeling_videomae import VideoMAEAttention, VideoMAEIntermediate
+from transformers.utils import ModelOutput, logging
+
+from .configuration_videomae_action_detection import VideoMAEActionDetectionConfig
+from .loss_videomae_action_detection import (
+    action_classification_loss,
+    assign_proposals_to_ground_truth,
+    select_positive_rois,
+)
+
+
+logger = logging.get_logger(__name__)
+
+# Logits of padding rows (boxes that do not exist): the value the Trainer pads with, so that padded rows look the same
+# whether the model or the Trainer's cross-batch concatenation made them.
+PADDING_LOGIT = -100.0
+
+# Hub checkpoints of transformers' VideoMAE (MCG-NJU/videomae-*) store q_bias / v_bias; transformers renames them to
+# query.bias / value.bias for model_type "videomae" only, so the same renaming is registered for this model type.
+register_checkpoint_conversion_mapping(
+    VideoMAEActionDetectionConfig.model_type, get_checkpoint_conversion_mapping("videomae"), overwrite=True
+)
+
+
+@dataclass
+class VideoMAEActionDetectionOutput(ModelOutput):
+    r"""
+    loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` are given):
+        Mean binary cross-entropy over the positive RoIs x action classes (mmaction2's `loss_action_cls`).
+    logits (`torch.Tensor` of shape `(batch_size, max_boxes, num_labels)`):
+        Action logits of each input box (apply a sigmoid for scores). Row `n` of clip `b` belongs to box `n` of clip
+        `b`; rows beyond a clip's number of boxes are padding, filled with -100, and `boxes_mask` is False there.
+    boxes_mask (`torch.BoolTensor` of shape `(batch_size, max_boxes)`):
+        True where a row of `logits` is a real box.
+    feature_map (`torch.Tensor` of shape `(batch_size, hidden_size, num_frames // tubelet_size, height // patch_size,
+        width // patch_size)`, *optional*, returned with `output_feature_map=True`):
+        The backbone's output after the final LayerNorm.
+    hidden_states (`tuple(torch.Tensor)`, *optional*, returned with `output_hidden_states=True`):
+        The embedding output and the output of each block, each `(batch_size, num_tokens, hidden_size)`.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    boxes_mask: torch.Tensor | None = None
+    feature_map: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+def sinusoid_position_table(num_positions: int, dim: int) -> torch.Tensor:
+    """The fixed 1-D sinusoid table of VideoMAE, computed in float64 and returned as float32 (mmaction2's
+    `get_sinusoid_encoding`).
+
+    Returns:
+        (num_positions, dim): `sin(p / 10000^(2*floor(j/2)/dim))` on even `j`, `cos` on odd `j`.
+    """
+    frequencies = torch.arange(dim, dtype=torch.float64)
+    frequencies = torch.pow(10000, -(frequencies - frequencies % 2) / dim).view(1, -1)
+    table = torch.arange(num_positions, dtype=torch.float64).view(-1, 1) * frequencies
+    table[:, 0::2].sin_()
+    table[:, 1::2].cos_()
+    return table.to(torch.float32)
+
+
+def resize_position_table(table: torch.Tensor, pretraining_grid: tuple[int, int, int], grid: tuple[int, int]):
+    """Resize a t-major position table to another spatial grid, bicubically per temporal slot (align_corners=False),
+    exactly as mmaction2's `VisionTransformer.forward`.
+
+    Args:
+        table: (t * h0 * w0, C) for `pretraining_grid = (t, h0, w0)`.
+        grid: the input's (h, w) in patches.
+
+    Returns:
+        (t * h * w, C).
+    """
+    num_slots, height0, width0 = pretraining_grid
+    if tuple(grid) == (height0, width0):
+        return table
+    dim = table.shape[-1]
+    maps = table.reshape(num_slots, height0, width0, dim).permute(0, 3, 1, 2)
+    maps = F.interpolate(maps, size=tuple(grid), mode="bicubic", align_corners=False)
+    return maps.permute(0, 2, 3, 1).reshape(-1, dim)
+
+
+def _pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
+
+
+class VideoMAEActionDetectionPatchEmbeddings(nn.Module):
+    """Tubelet embedding: (B, T, C, H, W) -> (B, T/tubelet * H/patch * W/patch, hidden), t-major token order.
+
+    Unlike transformers' `VideoMAEPatchEmbeddings` it accepts any H, W >= patch size; like the Conv3d of mmaction2,
+    it ignores the pixels beyond the last full patch (right and bottom).
+    """
+
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__()
+        patch_height, patch_width = _pair(config.patch_size)
+        self.projection = nn.Conv3d(
+            config.num_channels,
+            config.hidden_size,
+            kernel_size=(config.tubelet_size, patch_height, patch_width),
+            stride=(config.tubelet_size, patch_height, patch_width),
+        )
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """Returns the tokens (B, N, hidden) and the token grid (t, h, w)."""
+        pixel_values = pixel_values.permute(0, 2, 1, 3, 4).to(self.projection.weight.dtype)
+        embeddings = self.projection(pixel_values)
+        grid = tuple(embeddings.shape[2:])
+        return embeddings.flatten(2).transpose(1, 2), grid
+
+
+class VideoMAEActionDetectionEmbeddings(nn.Module):
+    """Tubelet embedding plus the pre-training grid's sinusoid position table, resized to the input grid."""
+
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__()
+        self.patch_embeddings = VideoMAEActionDetectionPatchEmbeddings(config)
+        image_height, image_width = _pair(config.image_size)
+        patch_height, patch_width = _pair(config.patch_size)
+        self.pretraining_grid = (
+            config.num_frames // config.tubelet_size,
+            image_height // patch_height,
+            image_width // patch_width,
+        )
+        self.hidden_size = config.hidden_size
+        # Computed on first use (not a buffer: it is a function of the config, never trained, never saved).
+        self._position_table: torch.Tensor | None = None
+
+    def position_table(self, grid: tuple[int, int]) -> torch.Tensor:
+        """(t * h * w, hidden) float32 position table for an input grid (h, w) in patches."""
+        if self._position_table is None:
+            self._position_table = sinusoid_position_table(math.prod(self.pretraining_grid), self.hidden_size)
+        return resize_position_table(self._position_table, self.pretraining_grid, grid)
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        embeddings, grid = self.patch_embeddings(pixel_values)
+        table = self.position_table(grid[1:]).to(device=embeddings.device)
+        return embeddings + table.to(embeddings.dtype), grid
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (timm / mmcv `drop_path`): in training, zero a sample's residual branch with
+    probability `drop_prob` and scale the kept ones by 1 / (1 - drop_prob); the identity in evaluation."""
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return hidden_states
+        keep_prob = 1.0 - self.drop_prob
+        shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
+        keep = torch.floor(keep_prob + torch.rand(shape, dtype=hidden_states.dtype, device=hidden_states.device))
+        return hidden_states / keep_prob * keep
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+class VideoMAEActionDetectionMLPOutput(nn.Module):
+    """Second MLP projection without the residual (the block adds it after stochastic depth)."""
+
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.dense(hidden_states))
+
+
+class VideoMAEActionDetectionLayer(GradientCheckpointingLayer):
+    """Pre-norm ViT block with stochastic depth: `x + drop_path(attn(norm1(x)))`, then `x + drop_path(mlp(norm2(x)))`.
+
+    Parameter names are those of transformers' `VideoMAELayer`, so its checkpoints load as they are.
+    """
+
+    def __init__(self, config: VideoMAEActionDetectionConfig, drop_path_rate: float = 0.0):
+        super().__init__()
+        self.attention = VideoMAEAttention(config)
+        self.intermediate = VideoMAEIntermediate(config)
+        self.output = VideoMAEActionDetectionMLPOutput(config)
+        self.layernorm_before = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        attention_output = self.attention(self.layernorm_before(hidden_states))
+        hidden_states = hidden_states + self.drop_path(attention_output)
+        mlp_output = self.output(self.intermediate(self.layernorm_after(hidden_states)))
+        return hidden_states + self.drop_path(mlp_output)
+
+
+class VideoMAEActionDetectionEncoder(nn.Module):
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__()
+        # mmaction2: torch.linspace(0, drop_path_rate, depth); block 0 gets no stochastic depth.
+        rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers).tolist()
+        self.layer = nn.ModuleList([VideoMAEActionDetectionLayer(config, rate) for rate in rates])
+
+    def forward(self, hidden_states: torch.Tensor, output_hidden_states: bool = False):
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        for layer_module in self.layer:
+            hidden_states = layer_module(hidden_states)
+            if output_hidden_states:
+                all_hidden_states = all_hidden_states + (hidden_states,)
+        return hidden_states, all_hidden_states
+
+
+class VideoMAEActionDetectionBackbone(nn.Module):
+    """VideoMAE encoder returning a feature map: (B, T, C, H, W) -> (B, hidden, T/tubelet, H/patch, W/patch)."""
+
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__()
+        self.embeddings = VideoMAEActionDetectionEmbeddings(config)
+        self.encoder = VideoMAEActionDetectionEncoder(config)
+        self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, pixel_values: torch.Tensor, output_hidden_states: bool = False):
+        embeddings, (slots, height, width) = self.embeddings(pixel_values)
+        tokens, hidden_states = self.encoder(embeddings, output_hidden_states=output_hidden_states)
+        tokens = self.layernorm(tokens)
+        batch_size, _, channels = tokens.shape
+        feature_map = tokens.reshape(batch_size, slots, height, width, channels).permute(0, 4, 1, 2, 3)
+        return feature_map, hidden_states
+
+
+class VideoMAEActionDetectionHead(nn.Module):
+    """mmaction2's `SingleRoIExtractor3D` + `BBoxHeadAVA`: RoIAlign on the time-averaged feature map, dropout,
+    spatial max pooling, a linear classifier (without mmaction2's background column)."""
+
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__()
+        self.output_size = config.roi_output_size
+        self.spatial_scale = config.roi_spatial_scale
+        self.sampling_ratio = config.roi_sampling_ratio
+        self.aligned = config.roi_aligned
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def roi_features(self, pooled_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """RoIAlign in float32.
+
+        Args:
+            pooled_map: (B, C, h, w) the time-averaged feature map.
+            rois: (R, 5) batch index, x1, y1, x2, y2 in input pixels.
+
+        Returns:
+            (R, C, output_size, output_size).
+        """
+        return roi_align(
+            pooled_map.float(),
+            rois.float(),
+            output_size=self.output_size,
+            spatial_scale=self.spatial_scale,
+            sampling_ratio=self.sampling_ratio,
+            aligned=self.aligned,
+        ).to(pooled_map.dtype)
+
+    def forward(self, pooled_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) and (R, 5) -> (R, num_labels) logits."""
+        features = self.dropout(self.roi_features(pooled_map, rois))
+        features = features.amax(dim=(2, 3))
+        return self.classifier(features)
+
+
+class VideoMAEActionDetectionPreTrainedModel(PreTrainedModel):
+    config_class = VideoMAEActionDetectionConfig
+    config: VideoMAEActionDetectionConfig
+    base_model_prefix = "videomae"
+    main_input_name = "pixel_values"
+    input_modalities = "video"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["VideoMAEActionDetectionEmbeddings", "VideoMAEActionDetectionLayer"]
+    _supports_sdpa = True
+    _supports_attention_backend = True
+
+    def _init_weights(self, module):
+        """mmaction2's initialisation: truncated normal (std `initializer_range`) for linear layers, zero biases, unit
+        LayerNorms; xavier-normal for the action classifier."""
+        if isinstance(module, VideoMAEActionDetectionHead):
+            init.xavier_normal_(module.classifier.weight)
+            init.zeros_(module.classifier.bias)
+        elif isinstance(module, nn.Linear):
+            if not getattr(module.weight, "_is_hf_initialized", False):
+                init.trunc_normal_(module.weight, std=self.config.initializer_range)
+            if module.bias is not None and not getattr(module.bias, "_is_hf_initialized", False):
+                init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)
+
+
+def _as_box_list(boxes, boxes_mask, batch_size: int, name: str) -> list[torch.Tensor]:
+    """Boxes as a list of B (N_i, 4) tensors, from a list or from a padded (B, N, 4) tensor with a (B, N) mask."""
+    if isinstance(boxes, torch.Tensor):
+        if boxes.ndim != 3 or boxes.shape[0] != batch_size or boxes.shape[-1] != 4:
+            raise ValueError(
+                f"`{name}` as a tensor must be padded (batch_size={batch_size}, num_boxes, 4), got {tuple(boxes.shape)}"
+            )
+        if boxes_mask is None:
+            return list(boxes.unbind(0))
+        if boxes_mask.shape != boxes.shape[:2]:
+            raise ValueError(
+                f"`{name}_mask` must have shape {tuple(boxes.shape[:2])} (one flag per box), got {tuple(boxes_mask.shape)}"
+            )
+        return [clip_boxes[clip_mask.bool()] for clip_boxes, clip_mask in zip(boxes, boxes_mask)]
+    if not isinstance(boxes, (list, tuple)) or len(boxes) != batch_size:
+        raise ValueError(f"`{name}` must be a list of {batch_size} tensors (one per clip) or a padded tensor")
+    box_list = []
+    for index, clip_boxes in enumerate(boxes):
+        clip_boxes = torch.as_tensor(clip_boxes, dtype=torch.float32)
+        if clip_boxes.numel() == 0:
+            clip_boxes = clip_boxes.reshape(0, 4)
+        if clip_boxes.ndim != 2 or clip_boxes.shape[-1] != 4:
+            raise ValueError(f"`{name}[{index}]` must have shape (num_boxes, 4), got {tuple(clip_boxes.shape)}")
+        box_list.append(clip_boxes)
+    return box_list
+
+
+def _check_boxes(box_list: list[torch.Tensor], name: str) -> None:
+    for index, clip_boxes in enumerate(box_list):
+        if clip_boxes.numel() == 0:
+            continue
+        if not torch.isfinite(clip_boxes).all():
+            raise ValueError(f"`{name}[{index}]` holds NaN or infinite coordinates")
+        if (clip_boxes[:, 2] < clip_boxes[:, 0]).any() or (clip_boxes[:, 3] < clip_boxes[:, 1]).any():
+            raise ValueError(f"`{name}[{index}]` holds boxes with x2 < x1 or y2 < y1 (boxes are x1, y1, x2, y2)")
+
+
+def _as_label_list(labels, gt_box_list: list[torch.Tensor], num_labels: int) -> list[torch.Tensor]:
+    """Multi-hot labels as a list of (K_i, num_labels), aligned with the ground-truth boxes."""
+    if isinstance(labels, torch.Tensor):
+        if labels.ndim != 3 or labels.shape[-1] != num_labels:
+            raise ValueError(f"`labels` as a tensor must be (batch_size, num_gt, {num_labels}), got {tuple(labels.shape)}")
+        label_list = [clip_labels[: len(clip_boxes)] for clip_labels, clip_boxes in zip(labels, gt_box_list)]
+    else:
+        label_list = [torch.as_tensor(clip_labels) for clip_labels in labels]
+    for index, (clip_labels, clip_boxes) in enumerate(zip(label_list, gt_box_list)):
+        if clip_labels.shape != (len(clip_boxes), num_labels):
+            raise ValueError(
+                f"`labels[{index}]` must be ({len(clip_boxes)}, {num_labels}): one multi-hot row per ground-truth box, "
+                f"got {tuple(clip_labels.shape)}"
+            )
+    return label_list
+
+
+def _ground_truth_mask(gt_boxes, labels, gt_boxes_mask):
+    """Which rows of padded ground truth are real: `gt_boxes_mask`, else rows of `labels` not filled with -100."""
+    if gt_boxes_mask is not None or not isinstance(gt_boxes, torch.Tensor):
+        return gt_boxes_mask
+    if isinstance(labels, torch.Tensor) and labels.ndim == 3:
+        return (labels >= 0).all(dim=-1)
+    return None
+
+
+class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
+    r"""VideoMAE with mmaction2's AVA RoI action head.
+
+    `from_pretrained` also accepts a transformers VideoMAE checkpoint (`VideoMAEModel`,
+    `VideoMAEForVideoClassification`, `VideoMAEForPreTraining`): its backbone weights are loaded, its other parts
+    (decoder, `fc_norm`, Kinetics classifier) are ignored, and the detection parts (final LayerNorm if absent, action
+    classifier) are newly initialised and reported.
+    """
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: VideoMAEActionDetectionConfig):
+        super().__init__(config)
+        self.videomae = VideoMAEActionDetectionBackbone(config)
+        self.roi_head = VideoMAEActionDetectionHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.videomae.embeddings.patch_embeddings
+
+    def _check_pixel_values(self, pixel_values: torch.Tensor) -> None:
+        config = self.config
+        patch_height, patch_width = _pair(config.patch_size)
+        if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 5:
+            shape = tuple(pixel_values.shape) if isinstance(pixel_values, torch.Tensor) else type(pixel_values)
+            raise ValueError(f"`pixel_values` must be (batch_size, num_frames, channels, height, width), got {shape}")
+        _, num_frames, channels, height, width = pixel_values.shape
+        if channels != config.num_channels:
+            raise ValueError(
+                f"`pixel_values` has {channels} channels in dimension 2, the model takes {config.num_channels} "
+                "(layout: batch, frames, channels, height, width)"
+            )
+        if num_frames != config.num_frames:
+            raise ValueError(f"`pixel_values` has {num_frames} frames, the model takes num_frames={config.num_frames}")
+        if height < patch_height or width < patch_width:
+            raise ValueError(
+                f"`pixel_values` frames are {height}x{width}; height and width must be at least the patch size "
+                f"{patch_height}x{patch_width}"
+            )
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        boxes: list[torch.Tensor] | torch.Tensor,
+        boxes_mask: torch.Tensor | None = None,
+        labels: list[torch.Tensor] | torch.Tensor | None = None,
+        gt_boxes: list[torch.Tensor] | torch.Tensor | None = None,
+        gt_boxes_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_feature_map: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> VideoMAEActionDetectionOutput | tuple:
+        r"""
+        pixel_values (`torch.Tensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised clips (see the video processor). Any height and width >= the patch size.
+        boxes (list of `batch_size` tensors `(num_boxes_i, 4)`, or a tensor `(batch_size, max_boxes, 4)`):
+            Person boxes (proposals) per clip, x1 y1 x2 y2 in pixels of the input frame. A clip may have none.
+        boxes_mask (`torch.BoolTensor` of shape `(batch_size, max_boxes)`, *optional*):
+            With padded `boxes`: True for real boxes. Without it every row of a padded tensor is a box.
+        labels (list of tensors `(num_gt_i, num_labels)`, or a tensor `(batch_size, max_gt, num_labels)`, *optional*):
+            Multi-hot action targets of the ground-truth boxes (index `i` = AVA action id `i + 1`). Padded rows of a
+            tensor are filled with -100 (the Trainer's padding) or marked by `gt_boxes_mask`. Requires `gt_boxes`.
+        gt_boxes (list of tensors `(num_gt_i, 4)`, or a tensor `(batch_size, max_gt, 4)`, *optional*):
+            Ground-truth person boxes, same units as `boxes`.
+        gt_boxes_mask (`torch.BoolTensor` of shape `(batch_size, max_gt)`, *optional*):
+            With padded `gt_boxes`: True for real boxes.
+        output_feature_map (`bool`, *optional*):
+            Also return the backbone's feature map.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = bool(output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states)
+
+        self._check_pixel_values(pixel_values)
+        batch_size = pixel_values.shape[0]
+        box_list = _as_box_list(boxes, boxes_mask, batch_size, "boxes")
+        _check_boxes(box_list, "boxes")
+        gt_box_list = label_list = None
+        if labels is not None:
+            if gt_boxes is None:
+                raise ValueError("`labels` are the actions of `gt_boxes`: pass the ground-truth boxes too")
+            gt_box_list = _as_box_list(gt_boxes, _ground_truth_mask(gt_boxes, labels, gt_boxes_mask), batch_size, "gt_boxes")
+            _check_boxes(gt_box_list, "gt_boxes")
+            label_list = _as_label_list(labels, gt_box_list, self.config.num_labels)
+
+        feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
+        pooled_map = feature_map.mean(dim=2)
+
+        device = pooled_map.device
+        num_boxes = [len(clip_boxes) for clip_boxes in box_list]
+        roi_boxes = [clip_boxes.to(device=device, dtype=torch.float32) for clip_boxes in box_list]
+        roi_batch = [torch.full((n,), b, device=device, dtype=torch.float32) for b, n in enumerate(num_boxes)]
+        if label_list is not None:
+            roi_boxes += [clip_boxes.to(device=device, dtype=torch.float32) for clip_boxes in gt_box_list]
+            roi_batch += [torch.full((len(g),), b, device=device, dtype=torch.float32) for b, g in enumerate(gt_box_list)]
+        rois = torch.cat([torch.cat(roi_batch)[:, None], torch.cat(roi_boxes)], dim=1)
+        roi_logits = self.roi_head(pooled_map, rois)
+
+        max_boxes = max(num_boxes, default=0)
+        logits = roi_logits.new_full((batch_size, max_boxes, self.config.num_labels), PADDING_LOGIT)
+        mask = torch.zeros((batch_size, max_boxes), dtype=torch.bool, device=device)
+        offset = 0
+        for b, n in enumerate(num_boxes):
+            logits[b, :n] = roi_logits[offset : offset + n]
+            mask[b, :n] = True
+            offset += n
+
+        loss = None
+        if label_list is not None:
+            loss = self._loss(roi_logits, roi_boxes, num_boxes, gt_box_list, label_list)
+
+        output = VideoMAEActionDetectionOutput(
+            loss=loss,
+            logits=logits,
+            boxes_mask=mask,
+            feature_map=feature_map if output_feature_map else None,
+            hidden_states=hidden_states,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _loss(self, roi_logits, roi_boxes, num_boxes, gt_box_list, label_list) -> torch.Tensor:
+        """mmaction2's training loss over the RoIs `[proposals of clip 0, ..., of clip B-1, gt of clip 0, ...]`."""
+        config = self.config
+        batch_size = len(num_boxes)
+        proposal_offsets = [sum(num_boxes[:b]) for b in range(batch_size)]
+        gt_offset = sum(num_boxes)
+        selected_logits, selected_targets = [], []
+        for b in range(batch_size):
+            proposals, gt, targets = roi_boxes[b], roi_boxes[batch_size + b], label_list[b].to(roi_logits.device)
+            assigned, _ = assign_proposals_to_ground_truth(
+                proposals, gt, config.assigner_pos_iou_threshold, config.assigner_min_pos_iou
+            )
+            roi_indices, gt_indices = select_positive_rois(
+                len(proposals), assigned, len(gt), config.sampler_num, config.sampler_add_gt_as_proposals
+            )
+            is_gt = roi_indices >= len(proposals)
+            global_indices = torch.where(
+                is_gt, roi_indices - len(proposals) + gt_offset, roi_indices + proposal_offsets[b]
+            )
+            selected_logits.append(roi_logits[global_indices])
+            selected_targets.append(targets[gt_indices])
+            gt_offset += len(gt)
+        return action_classification_loss(
+            torch.cat(selected_logits), torch.cat(selected_targets), config.focal_gamma, config.focal_alpha
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a detection checkpoint, or start from a transformers VideoMAE checkpoint (see the class docstring).
+
+        For a VideoMAE checkpoint, the detection config is built from its architecture fields plus this class's
+        detection defaults; keyword arguments naming config fields (e.g. `drop_path_rate=0.1`) override them.
+        """
+        if kwargs.get("config") is None:
+            videomae_config = _videomae_checkpoint_config(pretrained_model_name_or_path, kwargs)
+            if videomae_config is not None:
+                config_fields = set(VideoMAEActionDetectionConfig.__dataclass_fields__) - {"dtype"}
+                overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_fields}
+                kwargs["config"] = cls.config_class.from_videomae_config(videomae_config, **overrides)
+                wants_info = kwargs.pop("output_loading_info", False)
+                model, info = super().from_pretrained(
+                    pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+                )
+                logger.warning(
+                    f"Started VideoMAEForActionDetection from the VideoMAE checkpoint {pretrained_model_name_or_path}. "
+                    f"Newly initialised: {sorted(info['missing_keys'])}. Not used: {sorted(info['unexpected_keys'])}."
+                )
+                return (model, info) if wants_info else model
+        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+
+_HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
+
+
+def _videomae_checkpoint_config(pretrained_model_name_or_path, kwargs) -> VideoMAEConfig | None:
+    """The checkpoint's config when it is a transformers VideoMAE one (model_type "videomae"), else None."""
+    hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
+    config_dict, _ = VideoMAEConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
+    if config_dict.get("model_type") != "videomae":
+        return None
+    return VideoMAEConfig.from_dict(config_dict)
+
+
+__all__ = [
+    "VideoMAEActionDetectionOutput",
+    "VideoMAEActionDetectionPreTrainedModel",
+    "VideoMAEForActionDetection",
+]
