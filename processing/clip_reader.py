@@ -15,7 +15,10 @@ Sources
   video time `timestamp_start - video_start + (k - 1) / fps` seconds, i.e. the last frame whose presentation
   timestamp is <= that time, whatever the file's own frame rate (`video_start` is the timeline second at which the
   file starts: 0 for a full AVA movie, 900 for mmaction2's 15-minute cuts, the clip start for Kinetics clips).
-  Video time 0 is the start time of the video stream (its first frame). The reader seeks to the keyframe before the
+  Video time 0 is the start time of the video stream (its first frame). The comparison is exact, on the
+  timestamps the container stores: mkv/webm round them to milliseconds, so where a source frame is due at the same
+  instant as a timeline tick (e.g. 24 fps frame 16 at 0.6667 s, stored as 0.667 s), the previous frame is the one
+  shown at that tick. The reader seeks to the keyframe before the
   clip and decodes forward, so a clip late in a long video costs about as much as one at its start; the frames are
   the same, pixel for pixel, as those of a full sequential decode.
   Note: `ffmpeg -r 30` (how mmaction2's rawframes were made) rounds each source frame's time to the *nearest* 1/30 s
