@@ -11,6 +11,8 @@ frames start at 15:00; the clip start for a Kinetics clip `{id}_{start:06d}_{end
 Sources
 -------
 - A frame folder (mmaction2's rawframes layout): `img_{:05d}.jpg`, 1-based. Frame `k` is the file numbered `k`.
+  Decoded with torchvision (libjpeg-turbo): on the 120 reference JPEGs the frames equal OpenCV's `imread` (what
+  mmaction2 uses) exactly.
 - A video file (anything FFmpeg reads: mp4, mkv, webm, ...) read with PyAV. Frame `k` is the frame *shown* at
   video time `timestamp_start - video_start + (k - 1) / fps` seconds, i.e. the last frame whose presentation
   timestamp is <= that time, whatever the file's own frame rate (`video_start` is the timeline second at which the
@@ -61,6 +63,23 @@ def _as_fraction(value, name: str) -> Fraction:
         raise TypeError(f"`{name}` must be a real number, got {value!r}") from error
 
 
+def _centre_frame_number(timestamp, timestamp_start, fps) -> int:
+    """mmaction2's centre index `fps * (timestamp - timestamp_start)` (start_index 0), checked to be whole."""
+    fps_fraction = _as_fraction(fps, "fps")
+    if fps_fraction <= 0:
+        raise ValueError(f"`fps` must be positive, got {fps!r}")
+    seconds = _as_fraction(timestamp, "timestamp") - _as_fraction(timestamp_start, "timestamp_start")
+    if seconds < 0:
+        raise ValueError(f"`timestamp` {timestamp} is before `timestamp_start` {timestamp_start} (frame 1 of the timeline)")
+    centre = fps_fraction * seconds
+    if abs(centre - round(centre)) > Fraction(1, 10**6):
+        raise ValueError(
+            f"`timestamp` {timestamp} is not on the {fps}-fps frame grid of `timestamp_start` {timestamp_start} "
+            f"(centre frame {float(centre)}); mmaction2 needs whole-frame keyframes"
+        )
+    return int(round(centre))
+
+
 def ava_clip_frame_numbers(
     timestamp,
     *,
@@ -101,19 +120,7 @@ def ava_clip_frame_numbers(
     if int(frame_interval) != frame_interval or frame_interval < 1:
         raise ValueError(f"`frame_interval` must be a positive integer, got {frame_interval!r}")
     clip_len, frame_interval = int(clip_len), int(frame_interval)
-    fps_fraction = _as_fraction(fps, "fps")
-    if fps_fraction <= 0:
-        raise ValueError(f"`fps` must be positive, got {fps!r}")
-    seconds = _as_fraction(timestamp, "timestamp") - _as_fraction(timestamp_start, "timestamp_start")
-    if seconds < 0:
-        raise ValueError(f"`timestamp` {timestamp} is before `timestamp_start` {timestamp_start} (frame 1 of the timeline)")
-    centre = fps_fraction * seconds
-    if abs(centre - round(centre)) > Fraction(1, 10**6):
-        raise ValueError(
-            f"`timestamp` {timestamp} is not on the {fps}-fps frame grid of `timestamp_start` {timestamp_start} "
-            f"(centre frame {float(centre)}); mmaction2 needs whole-frame keyframes"
-        )
-    centre = int(round(centre))
+    centre = _centre_frame_number(timestamp, timestamp_start, fps)
     if num_frames is not None:
         if int(num_frames) != num_frames or num_frames < 1:
             raise ValueError(f"`num_frames` must be a positive integer or None, got {num_frames!r}")
@@ -185,7 +192,6 @@ def read_clip(
         train=train,
         generator=generator,
     )
-    centre = max(1, int(round(_as_fraction(fps, "fps") * (_as_fraction(timestamp, "timestamp") - _as_fraction(timestamp_start, "timestamp_start")))))
     return _read(
         source,
         numbers,
@@ -193,7 +199,7 @@ def read_clip(
         video_start=video_start,
         fps=fps,
         filename_tmpl=filename_tmpl,
-        keyframe_number=centre,
+        keyframe_number=max(1, _centre_frame_number(timestamp, timestamp_start, fps)),
         keyframe_description=f"timestamp {timestamp}",
     )
 

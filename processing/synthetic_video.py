@@ -5,17 +5,25 @@ different frames never look alike after compression and a frame read at the wron
 """
 
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 
+@lru_cache(maxsize=4)
+def _gradients(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    x = (np.arange(width, dtype=np.int64) * 255 // max(1, width - 1)).astype(np.uint8)
+    y = (np.arange(height, dtype=np.int64) * 255 // max(1, height - 1)).astype(np.uint8)
+    return np.broadcast_to(x[None, :], (height, width)), np.broadcast_to(y[:, None], (height, width))
+
+
 def synthetic_frame(index: int, width: int, height: int) -> np.ndarray:
     """Frame `index` (0-based) as `(height, width, 3)` uint8 RGB."""
-    y, x = np.mgrid[0:height, 0:width]
+    x, y = _gradients(width, height)
     frame = np.empty((height, width, 3), dtype=np.uint8)
-    frame[..., 0] = (x * 255 // max(1, width - 1) + 3 * index) % 256
-    frame[..., 1] = (y * 255 // max(1, height - 1) + 5 * index) % 256
+    np.add(x, np.uint8((3 * index) % 256), out=frame[..., 0])  # uint8 arithmetic wraps modulo 256
+    np.add(y, np.uint8((5 * index) % 256), out=frame[..., 1])
     frame[..., 2] = (7 * index) % 256
     cell = max(2, min(width // 16, height // 4))
     for bit in range(16):

@@ -242,7 +242,7 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                     raise ValueError(f"`size` must be {{'shortest_edge': int}}, got {dict(settings['size'])}")
                 frames, pixel_boxes = _resize(clip, pixel_boxes, rescaled_size(height, width, short_side), interpolation)
             else:
-                frames = clip.to(torch.float32)
+                frames = _to_float32(clip)
             frames = frames.as_subclass(torch.Tensor)
             pixel_boxes = {name: value.as_subclass(torch.Tensor) for name, value in pixel_boxes.items()}
             if settings["do_normalize"]:
@@ -437,10 +437,17 @@ def _to_pixels(normalised: np.ndarray, height: int, width: int) -> tv_tensors.Bo
     return tv_tensors.BoundingBoxes(pixels, format="XYXY", canvas_size=(height, width), clamping_mode=None)
 
 
+def _to_float32(clip: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float32; on CPU through numpy, several times faster than torch's conversion for full-HD clips."""
+    if clip.device.type != "cpu":
+        return clip.to(torch.float32)
+    return torch.from_numpy(clip.numpy().astype(np.float32))
+
+
 def _resize(clip, pixel_boxes, new_size, interpolation):
     """Resize a `(T, 3, H, W)` uint8 clip to `new_size` (float32, rounded to whole levels, as OpenCV's uint8 output)
     and scale its boxes by `float32(new / old)` per axis."""
-    frames = tv_tensors.Video(clip.to(torch.float32))
+    frames = tv_tensors.Video(_to_float32(clip))
     if tuple(clip.shape[-2:]) != tuple(new_size):
         frames = tvF.resize(frames, list(new_size), interpolation=interpolation, antialias=False)
         frames = tv_tensors.wrap(frames.round_().clamp_(0, 255), like=frames)

@@ -433,8 +433,11 @@ def test_model_inputs_and_post_processing(tiny_model):
         processor.post_process_action_detection(outputs, [inputs["boxes"][0], inputs["boxes"][1, :1]])
 
 
-def test_save_load_and_remote_code(tmp_path):
-    processor = ava_video_processor(size={"shortest_edge": 128}, scale_range=[128, 160], crop_size={"height": 112, "width": 112})
+def test_save_load_and_remote_code(tmp_path, tiny_model):
+    """Saved next to a model, the processor loads with AutoVideoProcessor, in-process and as remote code in a
+    process that cannot import this package, and gives the same inputs and detections."""
+    processor = ava_video_processor(tiny_model.config, size={"shortest_edge": 32}, scale_range=[40, 48], crop_size={"height": 32, "width": 32})
+    tiny_model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "video_preprocessor_config.json").read_text())
     assert saved["auto_map"]["AutoVideoProcessor"].endswith("VideoMAEActionDetectionVideoProcessor")
@@ -443,23 +446,29 @@ def test_save_load_and_remote_code(tmp_path):
 
     loaded = AutoVideoProcessor.from_pretrained(tmp_path)
     assert isinstance(loaded, VideoMAEActionDetectionVideoProcessor)
-    assert loaded.id2label == processor.id2label and loaded.scale_range == [128, 160] and loaded.crop_size.height == 112
+    assert loaded.id2label == processor.id2label and loaded.id2label[11] == "stand"
+    assert loaded.scale_range == [40, 48] and loaded.crop_size.height == 32 and loaded.size.shortest_edge == 32
 
-    frames, _ = read_clip(RAWFRAMES, 2)
-    np.save(tmp_path / "frames.npy", frames)
-    expected = processor(frames, boxes=[[0.1, 0.2, 0.5, 0.9]], return_tensors="pt")
+    boxes = [[0.1, 0.2, 0.5, 0.9], [0.4, 0.0, 1.0, 1.0]]
+    inputs = processor(read_clip(RAWFRAMES, 2, clip_len=4)[0], boxes=boxes, return_tensors="pt")
+    with torch.no_grad():
+        detections = processor.post_process_action_detection(tiny_model(**inputs), boxes, top_k=2)
+    expected = [float(inputs["pixel_values"].double().sum()), inputs["boxes"].tolist(), detections[0]["labels"], detections[0]["label_names"]]
     result = run_without_package(
         f"""
-        import numpy as np, torch
-        from transformers import AutoVideoProcessor
+        import json, torch
+        from transformers import AutoModel, AutoVideoProcessor
         processor = AutoVideoProcessor.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)
+        model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
         assert type(processor).__name__ == "VideoMAEActionDetectionVideoProcessor", type(processor)
-        assert processor.id2label[11] == "stand", list(processor.id2label.items())[:3]
-        frames, numbers = processor.read_clip({str(RAWFRAMES)!r}, 2)
-        assert np.array_equal(frames, np.load({str(tmp_path / "frames.npy")!r}))
-        out = processor(frames, boxes=[[0.1, 0.2, 0.5, 0.9]], return_tensors="pt")
-        print("SUM", float(out["pixel_values"].double().sum()), out["boxes"].tolist(), tuple(out["pixel_values"].shape))
+        boxes = {boxes!r}
+        frames, numbers = processor.read_clip({str(RAWFRAMES)!r}, 2, clip_len=4)
+        inputs = processor(frames, boxes=boxes, return_tensors="pt")
+        with torch.no_grad():
+            detections = processor.post_process_action_detection(model(**inputs), boxes, top_k=2)
+        print("RESULT", json.dumps([float(inputs["pixel_values"].double().sum()), inputs["boxes"].tolist(),
+                                    detections[0]["labels"], detections[0]["label_names"]]))
         """
     )
-    line = next(l for l in result.stdout.splitlines() if l.startswith("SUM"))
-    assert line == f"SUM {float(expected['pixel_values'].double().sum())} {expected['boxes'].tolist()} {tuple(expected['pixel_values'].shape)}"
+    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
+    assert json.loads(line[len("RESULT "):]) == expected
