@@ -103,9 +103,10 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
 
     Returns a `BatchFeature` with
     - `pixel_values`: `(B, T, 3, H, W)` float32, normalised (a list of `(T, 3, H, W)` when `return_tensors=None`);
-    - `boxes`: `(B, N_max, 4)` float32, x1 y1 x2 y2 in pixels of the processed frame, zero-padded, with `boxes_mask`
-      `(B, N_max)` bool (a list of `(N_i, 4)` and no mask when `return_tensors=None`); likewise `gt_boxes` /
-      `gt_boxes_mask` when ground truth is given.
+    - `boxes` (when boxes are given): `(B, N_max, 4)` float32, x1 y1 x2 y2 in pixels of the processed frame,
+      zero-padded, with `boxes_mask` `(B, N_max)` bool (a list of `(N_i, 4)` and no mask when
+      `return_tensors=None`); likewise `gt_boxes` / `gt_boxes_mask` when ground truth is given. These are the
+      model's `boxes` / `boxes_mask` / `gt_boxes` / `gt_boxes_mask` arguments: `model(**inputs)` works.
 
     Clips that come out at different sizes (evaluation on videos of different aspect ratios) cannot be stacked:
     with `return_tensors` set this is a ValueError; process such clips one by one or with `return_tensors=None`
@@ -203,7 +204,9 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
         self._check_settings(settings["scale_range"], settings["flip_ratio"])
 
         clips = self._as_clips(videos, settings["input_data_format"], settings["device"])
-        box_sets = {"boxes": self._as_box_list(boxes, len(clips), "boxes")}
+        box_sets = {}
+        if boxes is not None:
+            box_sets["boxes"] = self._as_box_list(boxes, len(clips), "boxes")
         if gt_boxes is not None:
             box_sets["gt_boxes"] = self._as_box_list(gt_boxes, len(clips), "gt_boxes")
         if augmentations is not None:

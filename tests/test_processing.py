@@ -386,7 +386,7 @@ def test_eval_sizes_batches_and_input_errors():
     assert listed["boxes"][1].tolist() == [pytest.approx([0.0, 0.0, 341.0, 256.0], abs=1e-4)] and "boxes_mask" not in listed
     # (T, 3, H, W) tensors are taken too; the short side is configurable.
     small = processor(torch.from_numpy(hd).permute(0, 3, 1, 2), size={"shortest_edge": 64}, return_tensors="pt")
-    assert small["pixel_values"].shape == (1, 16, 3, 64, 114)
+    assert small["pixel_values"].shape == (1, 16, 3, 64, 114) and set(small) == {"pixel_values"}
     for bad, message in [
         ([[0.1, 0.2, 1.2, 0.9]], r"`boxes\[0\]` row 0 .* outside \[0, 1\]"),
         ([[0.5, 0.2, 0.1, 0.9]], r"`boxes\[0\]` row 0 .* x2 < x1"),
