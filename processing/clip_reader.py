@@ -20,9 +20,11 @@ Sources
   Video time 0 is the start time of the video stream (its first frame). The comparison is exact, on the
   timestamps the container stores: mkv/webm round them to milliseconds, so where a source frame is due at the same
   instant as a timeline tick (e.g. 24 fps frame 16 at 0.6667 s, stored as 0.667 s), the previous frame is the one
-  shown at that tick. The reader seeks to the keyframe before the
-  clip and decodes forward, so a clip late in a long video costs about as much as one at its start; the frames are
-  the same, pixel for pixel, as those of a full sequential decode.
+  shown at that tick. The reader seeks to the keyframe before the clip and decodes forward, so a clip late in a long
+  video costs about as much as one at its start (about one GOP plus the clip's span of decoded frames); the frames
+  are the same, pixel for pixel, as those of a full sequential decode (RGB via PyAV's `to_ndarray("rgb24")`).
+  A file that stops before the duration it declares (a truncated download) is an error when a clip reaches the
+  point where it stops; a clip entirely before that point still reads.
   Note: `ffmpeg -r 30` (how mmaction2's rawframes were made) rounds each source frame's time to the *nearest* 1/30 s
   tick, so for a file that is not 30 fps a frame may differ by one source frame from the extracted JPEG at some
   positions; for 30 fps files (AVA's cuts and Kinetics clips are re-encoded at 30 fps) the rules agree.
@@ -34,8 +36,9 @@ Short clips (clamping)
 As mmaction2 does, frame numbers are clamped to `[1, num_frames]` when the shot length `num_frames` is given
 (mmaction2: `shot_info = (1, (end - start) * fps + 1)`). Numbers past the end of the source itself are clamped to its
 last frame (the folder's highest frame number, the video's last frame, the last array element), so a keyframe near
-the end of a video repeats its last frame, exactly as it repeats the last extracted JPEG in mmaction2. The frame
-numbers returned are the ones actually used, after clamping. A keyframe whose own (centre) frame lies outside the
+the end of a video repeats its last frame (mmaction2 only clamps to the shot length and fails on a missing JPEG).
+The frame numbers returned are the ones actually used, after clamping; a missing JPEG inside the folder's range is
+an error. A keyframe whose own (centre) frame lies outside the
 source is an error, never a clip of repeated or black frames.
 
 Part of the video processor's remote code: imports only numpy, torch, torchvision and (inside functions, in a
