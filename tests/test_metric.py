@@ -3,17 +3,20 @@
 import contextlib
 import json
 import math
+import os
 import subprocess
 import sys
+import textwrap
 import warnings
 
 import numpy as np
 import pytest
 
-from conftest import fixture_path
+from conftest import REPO_ROOT, fixture_path
 from videomae_action_detection.training.ava_evaluation import (
     MMACTION2_ACTION_THRESHOLD,
     ava_frame_map,
+    build_metric_inputs,
     class_ap_key,
     detections_from_outputs,
     evaluate_ava_frame_map,
@@ -359,7 +362,56 @@ def test_csv_round_trip_and_in_memory_scores_equal_csv_scores(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# command line
+# evaluate module (fresh process) and command line
+
+_EVALUATE_SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import evaluate
+from videomae_action_detection.modeling.ava_labels import AVA_ACTION_TYPES, AVA_EVALUATED_ACTION_IDS
+from videomae_action_detection.training.ava_frame_map import MODULE_PATH
+from videomae_action_detection.training.ava_evaluation import ava_label_map
+from videomae_action_detection.training.ava_protocols import MMACTION2_GROUPS
+inputs = json.loads(sys.stdin.read())
+metric = evaluate.load(MODULE_PATH)
+half = len(inputs["predictions"]) // 2
+results = {}
+for protocol in ("activitynet-2020", "activitynet-2019", "mmaction2"):  # compute() empties the metric
+    metric.add_batch(predictions=inputs["predictions"][:half], references=inputs["references"][:half])
+    metric.add_batch(predictions=inputs["predictions"][half:], references=inputs["references"][half:])
+    results[protocol] = metric.compute(protocol=protocol, label_map={1: "bend", 17: "carry", 80: "watch"})
+metric.add_batch(**inputs)
+results["default_label_map"] = metric.compute()
+group_of = {i: next(g for g, (lo, hi) in MMACTION2_GROUPS.items() if lo <= i <= hi) for i in AVA_ACTION_TYPES}
+types = {"person_movement": "PERSON_MOVEMENT", "object_manipulation": "OBJECT_MANIPULATION",
+         "person_interaction": "PERSON_INTERACTION"}
+print(json.dumps({"results": results, "label_map": list(ava_label_map()) == list(AVA_EVALUATED_ACTION_IDS),
+                  "groups_are_label_types": all(types[group_of[i]] == t for i, t in AVA_ACTION_TYPES.items())}))
+"""
+
+
+def test_evaluate_module_in_a_fresh_process():
+    keys, boxes, scores, gt_boxes, gt_labels = _random_outputs(2, decimals=3)
+    inputs = build_metric_inputs(keys, boxes, scores, gt_boxes, gt_labels)
+    process = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_EVALUATE_SCRIPT)], input=json.dumps(inputs), capture_output=True,
+        text=True, cwd=REPO_ROOT.parent, timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    output = json.loads(process.stdout.strip().splitlines()[-1])
+    assert output["label_map"] and output["groups_are_label_types"]
+    detections = detections_from_outputs(keys, boxes, scores)
+    for protocol in ("activitynet-2020", "activitynet-2019", "mmaction2"):
+        groundtruth = groundtruth_from_references(keys, gt_boxes, gt_labels,
+                                                  empty_keyframe_rows=protocol == "activitynet-2020")
+        expected = score(groundtruth, detections, protocol)
+        got = output["results"][protocol]
+        assert got.keys() == expected.keys() and got["protocol"] == protocol
+        assert all(same(got[key], expected[key]) for key in expected if key != "protocol")
+    default = output["results"]["default_label_map"]
+    assert default["protocol"] == "activitynet-2020" and len(default) == 62  # protocol, mAP, 60 classes
+
 
 def test_command_line(tmp_path, capsys):
     folder = fixture_path("ava_eval", "synthetic_small")
