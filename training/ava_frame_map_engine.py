@@ -231,7 +231,9 @@ class _Evaluation:
 
     def _read_groundtruth(self, gt: AvaCsvRows) -> None:
         self.gt_source = gt.source
-        self.gt_keyframe = self.index.register(gt.video_ids, gt.timestamps, gt.video_index, gt.timestamp_index, gt.where)
+        self.gt_keyframe = self.index.register(
+            gt.video_ids, gt.timestamps, gt.video_index, gt.timestamp_index, gt.where
+        )
         empty_keyframes = self.index.register(
             gt.video_ids, gt.timestamps, gt.empty_video_index, gt.empty_timestamp_index,
             lambda row: f"{gt.source}:{int(gt.empty_line_numbers[row])}",
