@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from .ava_files import (
     timestamp_text,
     write_detections_csv,
 )
-from .ava_frame_map_engine import IOU_THRESHOLD, FrameMapOutcome, score_frame_map
+from .ava_frame_map_engine import IOU_THRESHOLD, AvaEvaluationWarning, FrameMapOutcome, score_frame_map
 from .ava_protocols import MMACTION2_GROUPS, PROTOCOLS, get_protocol
 
 MMACTION2_ACTION_THRESHOLD = 0.002  # mmaction2's AVAMetric(action_thr): detections with score > 0.002 are written
@@ -456,11 +457,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output_json", default=None, help="also write the metrics (official names) to this file")
     args = parser.parse_args(argv)
     try:
-        outcome = evaluate_ava_frame_map(args.groundtruth, args.detections, args.label_map, args.excluded_timestamps,
-                                         args.protocol, args.iou_threshold)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AvaEvaluationWarning)
+            outcome = evaluate_ava_frame_map(args.groundtruth, args.detections, args.label_map,
+                                             args.excluded_timestamps, args.protocol, args.iou_threshold)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     print(format_report(outcome, args.iou_threshold))
     if args.output_json:
         metrics = outcome_to_metrics(outcome, args.iou_threshold)
