@@ -1,0 +1,477 @@
+"""AVA frame-mAP@0.5IoU under the three protocols in use, from files or from model outputs, and its command line.
+
+    from videomae_action_detection.training.ava_evaluation import ava_frame_map
+    result = ava_frame_map("ava_val_v2.2.csv", "detections.csv", "ava_action_list_v2.2_for_activitynet_2019.pbtxt",
+                           excluded_timestamps="ava_val_excluded_timestamps_v2.2.csv", protocol="mmaction2")
+    result["protocol"], result["overall"]
+
+    python -m videomae_action_detection.training.ava_evaluation --groundtruth ava_val_v2.2.csv \
+        --detections detections.csv --label_map ava_action_list_v2.2_for_activitynet_2019.pbtxt \
+        --excluded_timestamps ava_val_excluded_timestamps_v2.2.csv --protocol activitynet-2019
+
+Protocols (`ava_protocols.py` has the details): `activitynet-2020` (the official script today), `activitynet-2019`
+(the official script with an excluded-timestamps file) and `mmaction2` (which produced the published VideoMAE
+numbers). They give different numbers for the same detections; a result always names its protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .ava_files import (
+    AvaCsvRows,
+    iter_ava_csv,
+    read_ava_csv,
+    read_keyframe_list,
+    read_label_map,
+    round_decimals,
+    timestamp_text,
+    write_detections_csv,
+)
+from .ava_frame_map_engine import IOU_THRESHOLD, AvaEvaluationWarning, FrameMapOutcome, score_frame_map
+from .ava_protocols import MMACTION2_GROUPS, PROTOCOLS, get_protocol
+
+MMACTION2_ACTION_THRESHOLD = 0.002  # mmaction2's AVAMetric(action_thr): detections with score > 0.002 are written
+CSV_DECIMALS = 4  # mmaction2 writes boxes and scores with "{:.4f}"
+
+PathOrRows = str | os.PathLike | AvaCsvRows | Iterable[Sequence]
+
+
+def mean_ap_key(iou_threshold: float = IOU_THRESHOLD) -> str:
+    """The official name of the mean AP: `PascalBoxes_Precision/mAP@0.5IOU`."""
+    return f"PascalBoxes_Precision/mAP@{iou_threshold}IOU"
+
+
+def class_ap_key(name: str, iou_threshold: float = IOU_THRESHOLD) -> str:
+    """The official name of a class AP: `PascalBoxes_PerformanceByCategory/AP@0.5IOU/<name>`."""
+    return f"PascalBoxes_PerformanceByCategory/AP@{iou_threshold}IOU/{name}"
+
+
+def ava_label_map() -> dict[int, str]:
+    """{action id: name} of the 60 evaluated AVA v2.2 classes (ava_action_list_v2.2_for_activitynet_2019.pbtxt)."""
+    from videomae_action_detection.modeling.ava_labels import AVA_ACTION_NAMES, AVA_EVALUATED_ACTION_IDS
+
+    return {action_id: AVA_ACTION_NAMES[action_id] for action_id in AVA_EVALUATED_ACTION_IDS}
+
+
+def ava_frame_map(groundtruth: PathOrRows, detections: PathOrRows, label_map=None, excluded_timestamps=None,
+                  protocol: str = "activitynet-2020", iou_threshold: float = IOU_THRESHOLD) -> dict[str, float | str]:
+    """AVA frame-mAP of detections under one of the three protocols.
+
+    Args:
+        groundtruth: official ground-truth CSV (path), or AvaCsvRows, or rows as sequences (2, 7 or 8 values).
+        detections: official detections CSV (path; read in blocks), or AvaCsvRows, or rows as sequences. Values are
+            scored as given: a CSV carries 4-decimal values, in-memory rows are not rounded (see
+            `detections_from_outputs(decimals=4)` to round like the CSV).
+        label_map: the evaluated classes: a `.pbtxt` path, a {action id: name} mapping, or None for the 60 AVA v2.2
+            classes. Rows of other classes are ignored (counted in a warning), as the evaluators do.
+        excluded_timestamps: `video_id,timestamp` CSV path or (video_id, timestamp) pairs; for `activitynet-2019`
+            and `mmaction2` (AVA's `ava_val_excluded_timestamps_v2.2.csv`); `activitynet-2020` takes none.
+        protocol: "activitynet-2020", "activitynet-2019" or "mmaction2".
+        iou_threshold: 0.5 for the benchmark.
+
+    Returns:
+        {"protocol": name, <metric name>: value, ...}: for the official protocols `PascalBoxes_Precision/mAP@0.5IOU`
+        and `PascalBoxes_PerformanceByCategory/AP@0.5IOU/<name>` for every label-map class (NaN without ground
+        truth, 0.0 with ground truth and no detection); for mmaction2 `overall`, `person_movement`,
+        `object_manipulation`, `person_interaction` and the class APs of the classes with detections (NaN where a
+        class has detections and no ground truth).
+    """
+    outcome = evaluate_ava_frame_map(groundtruth, detections, label_map, excluded_timestamps, protocol, iou_threshold)
+    return outcome_to_metrics(outcome, iou_threshold)
+
+
+def evaluate_ava_frame_map(groundtruth: PathOrRows, detections: PathOrRows, label_map=None, excluded_timestamps=None,
+                           protocol: str = "activitynet-2020",
+                           iou_threshold: float = IOU_THRESHOLD) -> FrameMapOutcome:
+    """`ava_frame_map` with everything it computed (per-class positives and detections, counts) as a FrameMapOutcome."""
+    rules = get_protocol(protocol)
+    if excluded_timestamps is not None and not rules.takes_excluded_timestamps:
+        raise ValueError(
+            f"protocol {protocol!r} takes no excluded timestamps: it evaluates the keyframes of the ground-truth "
+            "file, where 2-column rows mark evaluated keyframes without people. Use 'activitynet-2019' or "
+            "'mmaction2' to score with an excluded-timestamps file."
+        )
+    return score_frame_map(
+        groundtruth=_groundtruth_rows(groundtruth),
+        detection_batches=_detection_batches(detections),
+        label_map=_label_map(label_map),
+        excluded=_excluded_keyframes(excluded_timestamps),
+        protocol=rules,
+        iou_threshold=iou_threshold,
+    )
+
+
+def outcome_to_metrics(outcome: FrameMapOutcome, iou_threshold: float = IOU_THRESHOLD) -> dict[str, float | str]:
+    """FrameMapOutcome -> the flat result dict of `ava_frame_map` (official metric names, plus "protocol")."""
+    metrics: dict[str, float | str] = {"protocol": outcome.protocol.name}
+    if outcome.group_means is None:
+        metrics[mean_ap_key(iou_threshold)] = outcome.mean_average_precision
+    else:
+        metrics["overall"] = outcome.mean_average_precision
+        metrics.update(outcome.group_means)
+    for action_id, value in outcome.average_precision.items():
+        metrics[class_ap_key(outcome.class_names[action_id], iou_threshold)] = value
+    return metrics
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# inputs
+
+
+def _is_path(value) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _groundtruth_rows(groundtruth: PathOrRows) -> AvaCsvRows:
+    if _is_path(groundtruth):
+        return read_ava_csv(groundtruth)
+    if isinstance(groundtruth, AvaCsvRows):
+        return groundtruth
+    return AvaCsvRows.from_rows(groundtruth, source="<in-memory ground truth>")
+
+
+def _detection_batches(detections: PathOrRows) -> Iterable[AvaCsvRows]:
+    if _is_path(detections):
+        return iter_ava_csv(detections)
+    if isinstance(detections, AvaCsvRows):
+        return [detections]
+    return [AvaCsvRows.from_rows(detections, source="<in-memory detections>")]
+
+
+def _label_map(label_map) -> dict[int, str]:
+    if label_map is None:
+        return ava_label_map()
+    if _is_path(label_map):
+        return read_label_map(label_map)
+    if isinstance(label_map, Mapping):
+        checked = {}
+        for action_id, name in label_map.items():
+            if isinstance(action_id, bool) or not isinstance(action_id, (int, np.integer)) or not isinstance(name, str):
+                raise ValueError(f"label_map must map integer action ids to names, got {action_id!r}: {name!r}")
+            checked[int(action_id)] = name
+        return checked
+    raise ValueError(f"label_map must be a .pbtxt path, a {{id: name}} mapping or None, got {type(label_map).__name__}")
+
+
+def _excluded_keyframes(excluded_timestamps) -> list[tuple[str, str, str]]:
+    if excluded_timestamps is None:
+        return []
+    if _is_path(excluded_timestamps):
+        return [(video, time, f"{excluded_timestamps}:{line}") for video, time, line in
+                read_keyframe_list(excluded_timestamps)]
+    keyframes = []
+    for index, item in enumerate(excluded_timestamps, start=1):
+        where = f"<in-memory excluded timestamps>:{index}"
+        if isinstance(item, str):
+            item = item.rsplit(",", 1)
+        if len(item) != 2:
+            raise ValueError(f"{where}: expected (video_id, timestamp), got {item!r}")
+        try:
+            keyframes.append((str(item[0]), timestamp_text(item[1]), where))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    return keyframes
+
+
+def split_keyframe_key(key) -> tuple[str, str]:
+    """A keyframe given as "video_id,timestamp" or (video_id, timestamp) -> (video_id, timestamp text)."""
+    if isinstance(key, str):
+        video_id, separator, timestamp = key.rpartition(",")
+        if not separator or not video_id:
+            raise ValueError(f"keyframe key must be 'video_id,timestamp', got {key!r}")
+        return video_id, timestamp
+    video_id, timestamp = key
+    return str(video_id), timestamp_text(timestamp)
+
+
+def keyframe_key(video_id: str, timestamp) -> str:
+    """The keyframe key of the metric inputs: "video_id,timestamp" (integer timestamps as `%04d`, like AVA)."""
+    return f"{video_id},{timestamp_text(timestamp)}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# from model outputs
+
+
+def _keyframe_vocabularies(keyframes: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    video_vocab: dict[str, int] = {}
+    time_vocab: dict[str, int] = {}
+    video_index, time_index = [], []
+    for key in keyframes:
+        video_id, time = split_keyframe_key(key)
+        video_index.append(video_vocab.setdefault(video_id, len(video_vocab)))
+        time_index.append(time_vocab.setdefault(time, len(time_vocab)))
+    return (np.array(list(video_vocab), dtype=object), np.array(list(time_vocab), dtype=object),
+            np.array(video_index, dtype=np.int32), np.array(time_index, dtype=np.int32))
+
+
+def detections_from_outputs(keyframes: Sequence, boxes: Sequence, scores: Sequence, action_thr: float | None = None,
+                            decimals: int | None = CSV_DECIMALS, action_ids: Iterable[int] | None = None,
+                            source: str = "<model outputs>") -> AvaCsvRows:
+    """Per-keyframe model outputs -> detection rows, in the row order mmaction2 writes them.
+
+    Args:
+        keyframes: K keyframes, each "video_id,timestamp" or (video_id, timestamp).
+        boxes: K arrays (N_k, 4): normalised x1, y1, x2, y2 of the person boxes.
+        scores: K arrays (N_k, C): action scores (sigmoid of the logits); column j is action id j + 1 (C = 80 for
+            AVA).
+        action_thr: keep a (box, class) only when its score > action_thr, compared in the scores' dtype (mmaction2
+            uses 0.002 on float32 scores: `MMACTION2_ACTION_THRESHOLD`); None keeps every score.
+        decimals: round boxes and scores exactly as writing them with "%.{decimals}f" and reading them back does
+            (4: what mmaction2 writes; the published numbers were scored on such files); None keeps them exact.
+        action_ids: write only these action ids (e.g. the label map's); None writes all C.
+
+    Returns:
+        AvaCsvRows: per keyframe, for action id 1..C, for each box (mmaction2's `results2csv` order), one row.
+    """
+    if not (len(keyframes) == len(boxes) == len(scores)):
+        raise ValueError(f"keyframes, boxes and scores differ in length: {len(keyframes)}, {len(boxes)}, {len(scores)}")
+    videos, times, keyframe_video, keyframe_time = _keyframe_vocabularies(keyframes)
+    box_arrays = [np.asarray(item).reshape(-1, 4) if np.size(item) else np.zeros((0, 4)) for item in boxes]
+    score_arrays = [np.asarray(item) for item in scores]
+    widths = {array.shape[1] for array in score_arrays if array.ndim == 2 and array.shape[0]}
+    if len(widths) > 1:
+        raise ValueError(f"score arrays have different numbers of classes: {sorted(widths)}")
+    num_classes = widths.pop() if widths else 0
+    for index, (box_array, score_array) in enumerate(zip(box_arrays, score_arrays)):
+        if len(box_array) and (score_array.ndim != 2 or score_array.shape[0] != len(box_array)):
+            raise ValueError(
+                f"keyframe {index} ({keyframes[index]!r}): scores must be (num_boxes={len(box_array)}, num_classes), "
+                f"got {score_array.shape}"
+            )
+    counts = np.array([len(array) for array in box_arrays], dtype=np.int64)
+    nonempty = [index for index, count in enumerate(counts.tolist()) if count]
+    if not nonempty or num_classes == 0:
+        return AvaCsvRows.empty(source)
+    all_boxes = np.concatenate([box_arrays[index] for index in nonempty]).astype(np.float64)
+    all_scores = np.concatenate([score_arrays[index] for index in nonempty])
+    if not (np.isfinite(all_boxes).all() and np.isfinite(all_scores.astype(np.float64)).all()):
+        raise ValueError(f"{source}: boxes and scores must be finite numbers")
+    box_keyframe = np.repeat(np.arange(len(box_arrays)), counts)
+    box_starts = np.cumsum(counts) - counts
+    within = np.arange(len(all_boxes)) - box_starts[box_keyframe]
+    # output position of (box b, class c): keyframe's first row + c * (boxes in keyframe) + b's index in keyframe
+    destination = (box_starts[box_keyframe] * num_classes)[:, None] + np.arange(num_classes)[None, :] * counts[
+        box_keyframe][:, None] + within[:, None]
+    flat_order = np.empty(destination.size, dtype=np.int64)
+    flat_order[destination.ravel()] = np.arange(destination.size)
+    row_box, row_class = np.divmod(flat_order, num_classes)
+    keep = np.ones(len(flat_order), dtype=bool)
+    if action_thr is not None:
+        keep &= (all_scores > action_thr).ravel()[flat_order]
+    if action_ids is not None:
+        wanted = np.zeros(num_classes + 1, dtype=bool)
+        wanted_ids = np.array([int(action_id) for action_id in action_ids], dtype=np.int64)
+        wanted[wanted_ids[(wanted_ids >= 1) & (wanted_ids <= num_classes)]] = True
+        keep &= wanted[row_class + 1]
+    row_box, row_class = row_box[keep], row_class[keep]
+    row_scores = all_scores.astype(np.float64)[row_box, row_class]
+    row_boxes = all_boxes[row_box]
+    if decimals is not None:
+        row_scores = round_decimals(row_scores, decimals)
+        row_boxes = round_decimals(row_boxes, decimals)
+    row_keyframe = box_keyframe[row_box]
+    return AvaCsvRows(
+        video_ids=videos,
+        timestamps=times,
+        video_index=keyframe_video[row_keyframe],
+        timestamp_index=keyframe_time[row_keyframe],
+        boxes=row_boxes,
+        action_ids=(row_class + 1).astype(np.int64),
+        last_column=row_scores,
+        line_numbers=np.arange(1, len(row_box) + 1, dtype=np.int64),
+        empty_video_index=np.zeros(0, dtype=np.int32),
+        empty_timestamp_index=np.zeros(0, dtype=np.int32),
+        empty_line_numbers=np.zeros(0, dtype=np.int64),
+        source=source,
+    )
+
+
+def write_detections(path: str | os.PathLike, keyframes: Sequence, boxes: Sequence, scores: Sequence,
+                     action_thr: float | None = None, action_ids: Iterable[int] | None = None,
+                     decimals: int = CSV_DECIMALS) -> int:
+    """Write model outputs as an official detections CSV (see `detections_from_outputs`); returns the row count.
+
+    `action_thr=MMACTION2_ACTION_THRESHOLD` writes what mmaction2's AVAMetric writes.
+    """
+    rows = detections_from_outputs(keyframes, boxes, scores, action_thr=action_thr, decimals=None,
+                                   action_ids=action_ids)
+    write_detections_csv(path, rows, decimals=decimals)
+    return rows.num_rows
+
+
+def groundtruth_from_references(keyframes: Sequence, boxes: Sequence, labels: Sequence,
+                                empty_keyframe_rows: bool = True,
+                                source: str = "<references>") -> AvaCsvRows:
+    """Per-keyframe annotations -> ground-truth rows (one per box and action; person id = box index).
+
+    Args:
+        keyframes: K keyframes, "video_id,timestamp" or (video_id, timestamp).
+        boxes: K arrays (M_k, 4), normalised x1, y1, x2, y2.
+        labels: K sequences of M_k entries, each the box's action ids (e.g. [12, 79]) or a multi-hot vector
+            (entry j = action id j + 1).
+        empty_keyframe_rows: a keyframe without any (box, action) becomes a 2-column row (the 2020 format's
+            "evaluated, nobody in it"); False leaves it out.
+    """
+    if not (len(keyframes) == len(boxes) == len(labels)):
+        raise ValueError(f"keyframes, boxes and labels differ in length: {len(keyframes)}, {len(boxes)}, {len(labels)}")
+    rows = []
+    for index, (key, box_array, box_labels) in enumerate(zip(keyframes, boxes, labels)):
+        video_id, time = split_keyframe_key(key)
+        box_array = np.asarray(box_array, dtype=np.float64).reshape(-1, 4)
+        if len(box_labels) != len(box_array):
+            raise ValueError(f"keyframe {index} ({key!r}): {len(box_array)} boxes but {len(box_labels)} label entries")
+        written = 0
+        for person, (box, action_ids) in enumerate(zip(box_array.tolist(), box_labels)):
+            for action_id in _action_ids(action_ids, f"keyframe {index} ({key!r}) box {person}"):
+                rows.append((video_id, time, *box, action_id, person))
+                written += 1
+        if not written and empty_keyframe_rows:
+            rows.append((video_id, time))
+    return AvaCsvRows.from_rows(rows, source=source)
+
+
+def _action_ids(entry, where: str) -> list[int]:
+    """A box's labels: a list of action ids (>= 1), or a multi-hot vector (entry j = action id j + 1).
+
+    A bool array, or one containing a 0 (never an action id), is a multi-hot vector and must hold only 0 and 1.
+    """
+    array = np.asarray(entry)
+    if array.ndim != 1:
+        raise ValueError(f"{where}: labels must be a list of action ids or a multi-hot vector, got shape {array.shape}")
+    if array.size == 0:
+        return []
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{where}: labels must be numbers, got {entry!r}")
+    if array.dtype == bool or (array == 0).any():
+        if not np.isin(array, (0, 1)).all():
+            raise ValueError(f"{where}: a multi-hot label vector must hold only 0 and 1, got {entry!r}")
+        return (np.flatnonzero(array) + 1).tolist()
+    if not np.all(np.mod(array, 1) == 0):
+        raise ValueError(f"{where}: action ids must be integers, got {entry!r}")
+    return [int(value) for value in array.tolist()]
+
+
+def build_metric_inputs(keys: Sequence, boxes: Sequence, scores: Sequence, gt_boxes: Sequence,
+                        gt_labels: Sequence) -> dict[str, list[dict]]:
+    """Per-keyframe arrays -> `predictions` / `references` for the `ava_frame_map` evaluate module's `add_batch`.
+
+    For a Trainer `compute_metrics`: gather, per evaluated keyframe, its key ("video_id,timestamp"), the scored
+    person boxes (N, 4, normalised x1 y1 x2 y2), their scores (N, 80; sigmoid of the logits), the ground-truth
+    boxes (M, 4) and their labels (M lists of action ids, or an (M, 80) multi-hot array), then
+    `metric.add_batch(**build_metric_inputs(...))` and `metric.compute(protocol=...)`.
+    """
+    if not (len(keys) == len(boxes) == len(scores) == len(gt_boxes) == len(gt_labels)):
+        raise ValueError("keys, boxes, scores, gt_boxes and gt_labels must have one entry per keyframe")
+    predictions, references = [], []
+    for index, key in enumerate(keys):
+        video_id, time = split_keyframe_key(key)
+        key_text = f"{video_id},{time}"
+        box_array = np.asarray(boxes[index], dtype=np.float64).reshape(-1, 4)
+        score_array = np.asarray(scores[index], dtype=np.float64).reshape(len(box_array), -1)
+        gt_array = np.asarray(gt_boxes[index], dtype=np.float64).reshape(-1, 4)
+        labels = [_action_ids(entry, f"keyframe {key_text!r} box {box}") for box, entry in enumerate(gt_labels[index])]
+        predictions.append({"key": key_text, "boxes": box_array.tolist(), "scores": score_array.tolist()})
+        references.append({"key": key_text, "boxes": gt_array.tolist(), "labels": labels})
+    return {"predictions": predictions, "references": references}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# command line
+
+
+def format_report(outcome: FrameMapOutcome, iou_threshold: float = IOU_THRESHOLD) -> str:
+    """A readable report: protocol, mAP, per-group means, per-class table."""
+    protocol = outcome.protocol
+    counts = outcome.counts
+    lines = [
+        f"AVA frame-mAP@{iou_threshold}IOU, protocol {protocol.name}: {protocol.description}",
+        f"  reference: {protocol.reference}",
+        f"  ground truth: {counts.get('groundtruth_rows', 0)} box rows, {counts.get('groundtruth_keyframes', 0)} "
+        f"keyframes; detections: {counts.get('detection_rows', 0)} rows, {counts.get('detection_rows_evaluated', 0)} "
+        f"on evaluated keyframes of evaluated classes; evaluated keyframes: {counts.get('evaluated_keyframes', 0)}",
+        "",
+        f"mAP ({'overall' if outcome.group_means is not None else mean_ap_key(iou_threshold)}): "
+        f"{_percent(outcome.mean_average_precision)}",
+    ]
+    if outcome.group_means is not None:
+        group_means, heading = outcome.group_means, "per group (mmaction2's sub-means)"
+    else:
+        group_means, heading = _group_means(outcome), "per group (mean of the class APs above; not an official number)"
+    lines.append(heading + ":")
+    for group, value in group_means.items():
+        lines.append(f"  {group:<22} {_percent(value)}")
+    lines += ["", f"  {'id':>3}  {'action':<42} {'AP':>7} {'#gt':>7} {'#det':>9}"]
+    for action_id, value in outcome.average_precision.items():
+        lines.append(
+            f"  {action_id:>3}  {outcome.class_names[action_id][:42]:<42} {_percent(value):>7} "
+            f"{outcome.num_groundtruth.get(action_id, 0):>7} {outcome.num_detections.get(action_id, 0):>9}"
+        )
+    if outcome.protocol.classes_without_detections == "left_out":
+        left_out = [action_id for action_id, count in outcome.num_groundtruth.items()
+                    if count and action_id not in outcome.average_precision]
+        if left_out:
+            lines.append(f"  left out of the mean (ground truth, no detections): {sorted(left_out)}")
+    return "\n".join(lines)
+
+
+def _group_means(outcome: FrameMapOutcome) -> dict[str, float]:
+    means = {}
+    for group, (low, high) in MMACTION2_GROUPS.items():
+        values = [value for action_id, value in outcome.average_precision.items()
+                  if low <= action_id <= high and not math.isnan(value)]
+        means[group] = float(np.mean(values)) if values else float("nan")
+    return means
+
+
+def _percent(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: score a detections CSV; prints the report, optionally writes the metrics as JSON."""
+    parser = argparse.ArgumentParser(
+        prog="videomae-ava-eval",
+        description="AVA frame-mAP@0.5IoU of a detections CSV, under the official ActivityNet protocol (2020 or "
+        "2019) or mmaction2's.",
+    )
+    parser.add_argument("--groundtruth", required=True, help="ground-truth CSV (e.g. ava_val_v2.2.csv)")
+    parser.add_argument("--detections", required=True, help="detections CSV: video_id,timestamp,x1,y1,x2,y2,"
+                        "action_id,score")
+    parser.add_argument("--label_map", default=None, help="label map .pbtxt of the evaluated classes (default: the "
+                        "60 AVA v2.2 classes)")
+    parser.add_argument("--excluded_timestamps", default=None, help="excluded keyframes CSV (activitynet-2019, "
+                        "mmaction2)")
+    parser.add_argument("--protocol", default="activitynet-2020", choices=sorted(PROTOCOLS))
+    parser.add_argument("--iou_threshold", type=float, default=IOU_THRESHOLD)
+    parser.add_argument("--output_json", default=None, help="also write the metrics (official names) to this file")
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AvaEvaluationWarning)
+            outcome = evaluate_ava_frame_map(args.groundtruth, args.detections, args.label_map,
+                                             args.excluded_timestamps, args.protocol, args.iou_threshold)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(format_report(outcome, args.iou_threshold))
+    if args.output_json:
+        metrics = outcome_to_metrics(outcome, args.iou_threshold)
+        Path(args.output_json).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
