@@ -239,8 +239,8 @@ def _scope_section(config) -> str:
 - **Does not:** find the people. It classifies the actions of **given** person boxes, so it needs a person detector
   or precomputed proposals (mmaction2 evaluates on FAIR's AVA person proposals with score >= 0.9). It does not
   refine or track boxes: they come back unchanged, one row of scores per box.
-- Only {evaluated} of the {NUM_AVA_ACTIONS} actions are evaluated on AVA (the other {NUM_AVA_ACTIONS - evaluated}
-  are rare; they are trained but their scores are not benchmarked). AVA is movies and AVA-Kinetics adds YouTube
+- Only {evaluated} of the {NUM_AVA_ACTIONS} actions are in the AVA benchmark; the other {NUM_AVA_ACTIONS - evaluated} are
+  trained, but their scores are not evaluated. AVA is movies and AVA-Kinetics adds YouTube
   clips: expect a domain gap on surveillance, egocentric or sports footage.
 - There is no Hub pipeline task for spatio-temporal action detection; use the model and processor as below.
 """
@@ -292,7 +292,7 @@ def _training_section(config, recipe: DetectionRecipe | None, training_notes: st
 | setting | value |
 |---|---|
 | epochs | {recipe.epochs} ({recipe.warmup_epochs} linear warm-up epochs from {recipe.warmup_start_factor:g} x lr, then cosine to 0, per iteration) |
-| batch | {recipe.batch_size} clips ({recipe.batch_size_note}) |
+| batch | {recipe.batch_size} clips: {recipe.batch_size_note} |
 | optimizer | AdamW, lr {_number(recipe.learning_rate)}, betas {recipe.adam_betas}, eps {_number(recipe.adam_epsilon)}, weight decay {_number(recipe.weight_decay)} (none on biases and norms) |
 | layer-wise lr decay | {recipe.layer_decay:g} per layer over {recipe.num_hidden_layers} layers |
 | gradient clipping | L2 norm {recipe.max_grad_norm:g} |

@@ -166,7 +166,7 @@ VIT_BASE = DetectionRecipe(
     intermediate_size=3072,
     learning_rate=1.25e-4,
     layer_decay=0.75,
-    batch_size_note="8 GPUs x 8 clips (config name, README and metafile agree)",
+    batch_size_note="8 GPUs x 8 clips; the config name, README and metafile agree",
     detection_checkpoint=_detection_release(
         "vit-base-p16_videomae-k400-pre_8xb8-16x4x1-20e-adamw_ava-kinetics-rgb", "20230314-3dafab75"
     ),
