@@ -634,7 +634,7 @@ def convert(
                 model_name,
                 model_config,
                 repo_id=card_repo_id,
-                recipe=recipe,
+                recipe=recipe if release_match else None,  # the recipe of other weights is not known
                 results=results,
                 converted_from=converted_from,
                 with_video_processor=False,
@@ -644,7 +644,9 @@ def convert(
             check = {"max_abs_logit_difference": difference, "ok": difference <= 1e-5}
         else:
             model.save_pretrained(staging, max_shard_size=max_shard_size)
-            card = build_backbone_card(model_name, model_config, recipe=recipe, converted_from=converted_from)
+            card = build_backbone_card(
+                model_name, model_config, recipe=recipe if release_match else None, converted_from=converted_from
+            )
             write_model_card(card, staging / "README.md")
             check = backbone_self_check(staging, model)
             check["ok"] = (

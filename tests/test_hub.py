@@ -173,7 +173,7 @@ def test_converted_folder_loads_as_remote_code_and_gives_the_fixture_logits(tmp_
 
     card = ModelCard.load(output / "README.md")
     assert card.data.eval_results is None  # a fixture is not a released checkpoint: no mAP is claimed
-    assert "not a file mmaction2 released" in card.text
+    assert "not a file mmaction2 released" in card.text and "No training recipe is recorded" in card.text
 
 
 def _slowfast(path: Path):
@@ -258,6 +258,17 @@ def test_released_checkpoint_is_recognised_by_its_sha256(tmp_path, monkeypatch):
     card = ModelCard.load(tmp_path / "out" / "README.md")
     assert card.data.eval_results[0].metric_value == 33.6
     assert f"its sha256 `{sha256}` starts with the `{sha256[:8]}`" in card.text
+    assert "| layer-wise lr decay | 0.75 per layer" in card.text  # the release's recipe is known
+
+    # another file of that architecture (here: the same weights with other metadata) is not the release
+    other = tmp_path / "other.pth"
+    state = torch.load(checkpoint, weights_only=True)
+    state["meta"] = {**state["meta"], "note": "retrained"}
+    torch.save(state, other)
+    result = convert_checkpoints.convert(other, tmp_path / "other", variant="base", progress=False)
+    assert result.recipe is fake_base and not result.release_match
+    card = ModelCard.load(tmp_path / "other" / "README.md")
+    assert card.data.eval_results is None and "No training recipe is recorded" in card.text
 
 
 # ------------------------------------------------------------------------------------------------ recognition backbones

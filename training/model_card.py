@@ -269,7 +269,7 @@ def _training_section(config, recipe: DetectionRecipe | None, training_notes: st
         parts.append(training_notes.strip() + "\n")
     if recipe is None:
         if not training_notes:
-            parts.append("This architecture is not one of mmaction2's released recipes; no training recipe is recorded.\n")
+            parts.append("No training recipe is recorded for these weights.\n")
         return "\n".join(parts)
     low, high = recipe.train_short_side_range
     parts.append(
@@ -403,7 +403,8 @@ def build_model_card(
         model_name: the model-index name (e.g. "videomae-base-ava-kinetics").
         config: its `VideoMAEActionDetectionConfig` (architecture table, parameter count).
         repo_id: the Hub id in the code sample (default `model_name`).
-        recipe: the mmaction2 recipe the weights were trained with (None: not a released recipe).
+        recipe: the mmaction2 recipe the weights were trained with (None: unknown, e.g. a converted file that is not
+            a release).
         results: `EvaluationResult`s for the text and `model-index` (reported by the source and/or measured here).
         converted_from: the mmaction2 file the weights were converted from, for the provenance section.
         training_notes: markdown about how these weights were trained (the training script), placed before the recipe.
@@ -418,7 +419,7 @@ def build_model_card(
             else f"with the architecture and recipe of mmaction2's `{recipe.mmaction2_config}`"
         )
     else:
-        origin = "a VideoMAE detector outside mmaction2's released recipes"
+        origin = "weights that are not one of mmaction2's released checkpoints"
     intro = (
         f"# {model_name}\n\n{title}: {origin}. It scores the {NUM_AVA_ACTIONS} AVA atomic actions of each given person "
         f"box in a video clip."
