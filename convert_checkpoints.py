@@ -314,7 +314,7 @@ def _convert(state_dict, hidden, top_renames, special, source, progress):
     unmapped = []
 
     def put(source_key, target_key, tensor):
-        converted[target_key] = tensor.detach().clone().contiguous()
+        converted[target_key] = tensor.detach().contiguous()  # no copy: load_state_dict copies into the model
         report.mapped.setdefault(source_key, []).append(target_key)
 
     def drop(source_key, why):
