@@ -6,8 +6,9 @@ Detection (the AVA detectors of `configs/detection/videomae`):
         --checkpoint vit-base-p16_videomae-k400-pre_8xb8-16x4x1-20e-adamw_ava-kinetics-rgb_20230314-3dafab75.pth \
         --output_dir videomae-base-ava-kinetics [--push_to_hub ORG/videomae-base-ava-kinetics]
 
-writes `config.json`, `model.safetensors`, the remote-code files (with `auto_map`, so that
-`AutoModel.from_pretrained(D, trust_remote_code=True)` works without this package) and the model card `README.md`,
+writes `config.json`, `model.safetensors`, `video_preprocessor_config.json`, the remote-code files (with `auto_map`,
+so that `AutoModel` / `AutoVideoProcessor.from_pretrained(D, trust_remote_code=True)` work without this package) and
+the model card `README.md`,
 reloads the folder and runs one forward as a self-check, prints a summary, and optionally pushes the folder.
 
 Recognition (the Kinetics-400 fine-tuned backbones the detection recipe starts from,
@@ -47,6 +48,7 @@ from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from videomae_action_detection.modeling.modeling_videomae_action_detection import sinusoid_position_table
+from videomae_action_detection.processing import ava_video_processor
 from videomae_action_detection.training.model_card import (
     ConvertedCheckpoint,
     build_backbone_card,
@@ -629,6 +631,7 @@ def convert(
     try:
         if kind == DETECTION:
             save_converted(model, staging, max_shard_size=max_shard_size)
+            ava_video_processor(model_config).save_pretrained(staging)  # + its remote-code files
             results = [reported_result(recipe)] if release_match else []
             card = build_model_card(
                 model_name,
@@ -637,7 +640,6 @@ def convert(
                 recipe=recipe if release_match else None,  # the recipe of other weights is not known
                 results=results,
                 converted_from=converted_from,
-                with_video_processor=False,
             )
             write_model_card(card, staging / "README.md")
             difference = self_check(staging, model)

@@ -1,8 +1,10 @@
 """Hub-ready folders: hub_configs/ (configs and model cards), the converter's complete folders (remote code, card,
 self-check, nothing written on bad input), recognition backbones, and pushing to a fake Hub on 127.0.0.1."""
 
+import inspect
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -16,10 +18,11 @@ from safetensors.torch import load_file
 from transformers import VideoMAEForVideoClassification
 
 import convert_checkpoints
-from conftest import REPO_ROOT, fixture_path, run_without_package
+from conftest import REPO_ROOT, fixture_path, run_without_package, tiny_config
 from fake_hub import FakeHub
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection, ava_id2label
-from videomae_action_detection.training.hub_configs import HUB_CONFIG_FILES, recipe_config
+from videomae_action_detection.processing import ava_video_processor, read_clip
+from videomae_action_detection.training.hub_configs import DEFAULT_NAMESPACE, HUB_CONFIG_FILES, recipe_config
 from videomae_action_detection.training.model_card import EvaluationResult, build_model_card, reported_result, write_model_card
 from videomae_action_detection.training.recipe import RECIPES, VIT_BASE, VIT_LARGE
 
@@ -141,39 +144,144 @@ def test_card_generator_puts_measured_results_in_the_same_fields(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ converted folders
-def test_converted_folder_loads_as_remote_code_and_gives_the_fixture_logits(tmp_path, capsys):
-    folder, tensors, pixel_values, boxes = load_case("interp_batch2")
-    output = tmp_path / "videomae-tiny-ava"
-    assert convert(["--checkpoint", folder / "checkpoint.pth", "--output_dir", output]) == 0
-    summary = capsys.readouterr().out
-    print(summary)
-    assert "self-check  reloaded with AutoModel(trust_remote_code=True): max |logit difference| = 0 (ok)" in summary
-    assert "33 source keys: 32 mapped to 36 weights, 1 dropped (backbone.pos_embed" in summary
-    assert {"config.json", "model.safetensors", "README.md", "modeling_videomae_action_detection.py",
-            "configuration_videomae_action_detection.py", "loss_videomae_action_detection.py", "ava_labels.py"} <= {
-        p.name for p in output.iterdir()}
-    assert [p.name for p in tmp_path.iterdir()] == ["videomae-tiny-ava"]  # no temporary sibling left
+CARD_VIDEO = ("videos", "carphone_pristine.mp4")  # a real video of a person (176x144, 4 s)
 
-    torch.save({"pixel_values": pixel_values, "boxes": boxes}, tmp_path / "inputs.pt")
-    run_without_package(
+
+@pytest.fixture(scope="module")
+def remote_run(tmp_path_factory):
+    """One process that cannot import this package, for everything remote code must do:
+
+    - load the folder the converter writes for the interp_batch2 fixture with AutoModel / AutoVideoProcessor
+      (trust_remote_code) and run the fixture's inputs, and a clip read from a video through processor and model;
+    - run the code sample of each hub_configs card, with its repo id replaced by a tiny random model of the same
+      classes (saved with the video processor) and its video by a real one.
+    Returns the paths and what the process wrote.
+    """
+    root = tmp_path_factory.mktemp("remote")
+    folder, tensors, pixel_values, boxes = load_case("interp_batch2")
+    converted = root / "videomae-tiny-ava"
+    assert convert(["--checkpoint", folder / "checkpoint.pth", "--output_dir", converted]) == 0
+    torch.save({"pixel_values": pixel_values, "boxes": boxes}, root / "inputs.pt")
+
+    torch.manual_seed(0)
+    tiny = root / "tiny-card-model"
+    tiny_model = VideoMAEForActionDetection(tiny_config(num_frames=16)).eval()
+    tiny_model.save_pretrained(tiny)
+    ava_video_processor(tiny_model.config).save_pretrained(tiny)
+    video = fixture_path(*CARD_VIDEO)
+    for recipe in RECIPES.values():
+        code = card_code_sample(HUB_CONFIGS / recipe.model_name / "README.md")
+        repo_id = f'"{DEFAULT_NAMESPACE}/{recipe.model_name}"'
+        assert code.count(repo_id) == 1 and code.count('"video.mp4"') == 1
+        code = code.replace(repo_id, repr(str(tiny))).replace('"video.mp4"', repr(str(video)))
+        (root / f"sample_{recipe.variant}.py").write_text(code)
+
+    result = run_without_package(
         f"""
+        import contextlib, io, json, runpy
         import torch
-        from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(output)!r}, trust_remote_code=True).eval()
-        assert type(model).__module__.startswith("transformers_modules."), type(model).__module__
-        inputs = torch.load({str(tmp_path / 'inputs.pt')!r})
+        from transformers import AutoModel, AutoVideoProcessor
+        root = {str(root)!r}
+        model = AutoModel.from_pretrained(root + "/videomae-tiny-ava", trust_remote_code=True).eval()
+        processor = AutoVideoProcessor.from_pretrained(root + "/videomae-tiny-ava", trust_remote_code=True)
+        inputs = torch.load(root + "/inputs.pt")
+        frames, numbers = processor.read_clip({str(video)!r}, timestamp=2.0)
+        clip = processor(frames, boxes=[[0.2, 0.1, 0.8, 0.9]], return_tensors="pt")
         with torch.no_grad():
-            torch.save(model(inputs["pixel_values"], inputs["boxes"]).logits, {str(tmp_path / 'logits.pt')!r})
+            torch.save({{
+                "fixture_logits": model(inputs["pixel_values"], inputs["boxes"]).logits,
+                "video_logits": model(**clip).logits,
+                "pixel_values": clip["pixel_values"],
+            }}, root + "/remote.pt")
+        classes = {{"model": type(model).__module__, "processor": type(processor).__module__,
+                    "processor_class": type(processor).__name__, "id2label": processor.id2label[11]}}
+        samples = {{}}
+        for variant in {sorted(RECIPES)!r}:
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                runpy.run_path(root + f"/sample_{{variant}}.py", run_name="__main__")
+            samples[variant] = printed.getvalue()
+        print("RESULT " + json.dumps({{"classes": classes, "samples": samples}}))
         """
     )
-    remote = flat_logits(torch.load(tmp_path / "logits.pt"), boxes)
+    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
+    return {
+        "root": root,
+        "converted": converted,
+        "tensors": tensors,
+        "boxes": boxes,
+        "frames_source": video,
+        "remote": torch.load(root / "remote.pt"),
+        **json.loads(line.removeprefix("RESULT ")),
+    }
+
+
+def card_code_sample(card_path: Path) -> str:
+    """The first ```python block of a card."""
+    text = ModelCard.load(card_path).text
+    match = re.search(r"```python\n(.*?)\n```", text, flags=re.S)
+    assert match, f"{card_path}: no python code block"
+    return match.group(1)
+
+
+def test_converted_folder_loads_with_remote_code_and_gives_the_fixture_logits(remote_run):
+    converted, tensors, boxes = remote_run["converted"], remote_run["tensors"], remote_run["boxes"]
+    assert {"config.json", "model.safetensors", "README.md", "video_preprocessor_config.json",
+            "modeling_videomae_action_detection.py", "configuration_videomae_action_detection.py",
+            "loss_videomae_action_detection.py", "ava_labels.py", "video_processing_videomae_action_detection.py",
+            "clip_reader.py", "random_draws.py"} <= {p.name for p in converted.iterdir()}
+    assert sorted(p.name for p in converted.parent.iterdir() if p.name.startswith(".")) == []  # no temporary folder
+    classes = remote_run["classes"]
+    assert classes["model"].startswith("transformers_modules.") and classes["processor"].startswith("transformers_modules.")
+    assert classes["processor_class"] == "VideoMAEActionDetectionVideoProcessor" and classes["id2label"] == "stand"
+
+    remote = flat_logits(remote_run["remote"]["fixture_logits"], boxes)
     difference = (remote - tensors["logits"][:, 1:]).abs().max().item()
-    print(f"remote-code logits of the converted folder vs mmaction2: max abs difference {difference:.3g}")
+    print(f"\nremote-code logits of the converted folder vs mmaction2: max abs difference {difference:.3g}")
     assert difference <= 1e-4
 
-    card = ModelCard.load(output / "README.md")
+    # a clip read from a real video through the remote processor and model = the same in this package
+    model = VideoMAEForActionDetection.from_pretrained(converted).eval()
+    processor = ava_video_processor(model.config)
+    frames, _ = read_clip(remote_run["frames_source"], timestamp=2.0)
+    clip = processor(frames, boxes=[[0.2, 0.1, 0.8, 0.9]], return_tensors="pt")
+    assert torch.equal(clip["pixel_values"], remote_run["remote"]["pixel_values"])
+    with torch.no_grad():
+        assert torch.equal(model(**clip).logits, remote_run["remote"]["video_logits"])
+
+    card = ModelCard.load(converted / "README.md")
     assert card.data.eval_results is None  # a fixture is not a released checkpoint: no mAP is claimed
     assert "not a file mmaction2 released" in card.text and "No training recipe is recorded" in card.text
+
+
+@pytest.mark.parametrize("variant", sorted(RECIPES))
+def test_hub_config_card_code_sample_runs(remote_run, variant):
+    printed = remote_run["samples"][variant].strip().splitlines()
+    print(f"\n{variant} card sample printed: {printed}")
+    assert len(printed) == 1  # one person box
+    box, labels = printed[0].split("] [", 1)
+    assert box == "[0.3, 0.05, 0.75, 0.95"
+    predictions = re.findall(r"'([^']+): (\d\.\d\d)'", labels)
+    assert len(predictions) == 5 and all(name in ava_id2label().values() for name, _ in predictions)
+    scores = [float(score) for _, score in predictions]
+    assert scores == sorted(scores, reverse=True) and min(scores) > 0.2
+
+
+def test_video_processor_defaults_are_the_recipes_data_pipeline():
+    """The processor saved into the folders and the recipe describe the same mmaction2 pipeline."""
+    processor = ava_video_processor()
+    for recipe in RECIPES.values():
+        assert processor.size.shortest_edge == recipe.test_short_side
+        assert list(processor.scale_range) == list(recipe.train_short_side_range)
+        assert (processor.crop_size.height, processor.crop_size.width) == (recipe.train_crop_size,) * 2
+        assert processor.flip_ratio == recipe.flip_ratio
+        defaults = inspect.signature(read_clip).parameters
+        assert (defaults["clip_len"].default, defaults["frame_interval"].default) == (recipe.clip_len, recipe.frame_interval)
+    for recipe in RECIPES.values():
+        saved = json.loads((HUB_CONFIGS / recipe.model_name / "video_preprocessor_config.json").read_text())
+        assert saved["auto_map"]["AutoVideoProcessor"].endswith("VideoMAEActionDetectionVideoProcessor")
+        assert saved["size"] == {"shortest_edge": recipe.test_short_side} and saved["do_train_augmentation"] is False
+        assert {int(k): v for k, v in saved["id2label"].items()} == ava_id2label()
 
 
 def _slowfast(path: Path):

@@ -3,6 +3,8 @@
 `write_hub_config(recipe, folder, namespace)` writes
 - `config.json`: the full architecture of the recipe (the 80 AVA names, `architectures`, `auto_map` for remote code),
   exactly as `save_pretrained` writes it for a converted model of that architecture;
+- `video_preprocessor_config.json`: the video processor (mmaction2's evaluation resize and normalisation, the AVA
+  names, `auto_map` for remote code), as the converter writes it;
 - `README.md`: the model card (`training/model_card.py`) with the mAP mmaction2 reports for the released checkpoint.
 
 `hub_configs/regenerate.py` calls it for every recipe; a test checks that the committed files equal a fresh
@@ -16,13 +18,14 @@ from pathlib import Path
 import torch
 
 from ..modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
+from ..processing import ava_video_processor
 from .model_card import ConvertedCheckpoint, build_model_card, reported_result, write_model_card
 from .recipe import DetectionRecipe
 
 # The Hub namespace the committed cards name in their code sample; the converter's --push_to_hub writes the real one.
 DEFAULT_NAMESPACE = "<namespace>"
 
-HUB_CONFIG_FILES = ("README.md", "config.json")
+HUB_CONFIG_FILES = ("README.md", "config.json", "video_preprocessor_config.json")
 
 
 def recipe_config(recipe: DetectionRecipe) -> VideoMAEActionDetectionConfig:
@@ -42,8 +45,11 @@ def write_hub_config(recipe: DetectionRecipe, folder: str | Path, namespace: str
     folder.mkdir(parents=True, exist_ok=True)
     config = recipe_config(recipe)
     with tempfile.TemporaryDirectory() as scratch:
-        config.save_pretrained(scratch)  # also copies the config's code files, which the weights folder carries
-        shutil.copyfile(Path(scratch) / "config.json", folder / "config.json")
+        # save_pretrained also copies the code files, which the converted weights folder carries
+        config.save_pretrained(scratch)
+        ava_video_processor(config).save_pretrained(scratch)
+        for name in ("config.json", "video_preprocessor_config.json"):
+            shutil.copyfile(Path(scratch) / name, folder / name)
     release = recipe.detection_checkpoint
     card = build_model_card(
         recipe.model_name,
@@ -52,7 +58,6 @@ def write_hub_config(recipe: DetectionRecipe, folder: str | Path, namespace: str
         recipe=recipe,
         results=[reported_result(recipe)],
         converted_from=ConvertedCheckpoint(file_name=release.file_name, release=release),
-        with_video_processor=False,
     )
     write_model_card(card, folder / "README.md")
     return [folder / name for name in HUB_CONFIG_FILES]

@@ -194,38 +194,21 @@ frames, _ = processor.read_clip("video.mp4", timestamp=2.0)
 # person boxes on the keyframe (from your person detector): normalised x1, y1, x2, y2
 person_boxes = [[0.30, 0.05, 0.75, 0.95]]
 
-inputs = processor(frames, boxes=person_boxes, return_tensors="pt")  # short side 256, normalised, boxes in pixels
+inputs = processor(frames, boxes=person_boxes, return_tensors="pt")  # resized, normalised; boxes in pixels
 with torch.no_grad():
     outputs = model(**inputs)  # logits (1, boxes, 80)
 detections = processor.post_process_action_detection(outputs, boxes=person_boxes, threshold=0.2, top_k=5)
 for box, names, scores in zip(person_boxes, detections[0]["label_names"], detections[0]["label_scores"]):
     print(box, [f"{{name}}: {{score:.2f}}" for name, score in zip(names, scores)])'''
 
-MODEL_ONLY_USAGE_CODE = '''import torch
-from transformers import AutoModel
-
-model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True).eval()
-pixel_values = torch.randn(1, 16, 3, 256, 340)        # (batch, frames, channels, height, width), normalised
-boxes = [torch.tensor([[40.0, 30.0, 200.0, 250.0]])]  # per clip: (N, 4) x1 y1 x2 y2 in input pixels
-with torch.no_grad():
-    scores = model(pixel_values, boxes).logits.sigmoid()  # (batch, max boxes, 80)'''
-
-
-def _usage_section(repo_id: str, with_video_processor: bool) -> str:
-    if with_video_processor:
-        code = USAGE_CODE.format(repo_id=repo_id)
-        intro = (
-            "Needs `torch`, `torchvision`, `transformers` and `av` (PyAV, to decode the video); the model and "
-            "processor code comes with this repository (`trust_remote_code=True`)."
-        )
-    else:
-        code = MODEL_ONLY_USAGE_CODE.format(repo_id=repo_id)
-        intro = (
-            "This folder has no video processor: prepare `pixel_values` yourself (16 frames, RGB, "
-            "`(x - mean) / std` on 0-255 values with mmaction2's mean 123.675, 116.28, 103.53 and std 58.395, 57.12, "
-            "57.375) and give the boxes in pixels of the input frames."
-        )
-    return f"## How to use\n\n{intro}\n\n```python\n{code}\n```\n"
+def _usage_section(repo_id: str) -> str:
+    return (
+        "## How to use\n\nNeeds `torch`, `torchvision`, `transformers` and `av` (PyAV, to decode the video); the model "
+        "and video processor code comes with this repository (`trust_remote_code=True`). `read_clip` takes the clip "
+        "around a keyframe as mmaction2 samples it; the processor resizes and normalises it as mmaction2 evaluates, "
+        "and turns normalised boxes into pixels of the resized frames.\n\n"
+        f"```python\n{USAGE_CODE.format(repo_id=repo_id)}\n```\n"
+    )
 
 
 def _scope_section(config) -> str:
@@ -394,7 +377,6 @@ def build_model_card(
     results=(),
     converted_from: ConvertedCheckpoint | None = None,
     training_notes: str | None = None,
-    with_video_processor: bool = True,
 ) -> str:
     """The model card (markdown with YAML metadata) of a `VideoMAEForActionDetection` folder; write it with
     `write_model_card`, and read it back with `huggingface_hub.ModelCard.load`.
@@ -408,7 +390,9 @@ def build_model_card(
         results: `EvaluationResult`s for the text and `model-index` (reported by the source and/or measured here).
         converted_from: the mmaction2 file the weights were converted from, for the provenance section.
         training_notes: markdown about how these weights were trained (the training script), placed before the recipe.
-        with_video_processor: the folder has a video processor (the usage sample then reads a video with it).
+
+    The folder is expected to hold the video processor (`video_preprocessor_config.json`): the usage sample reads a
+    video with it.
     """
     results = list(results)
     title = f"{_vit_name(config)} VideoMAE spatio-temporal action detector (AVA)"
@@ -431,7 +415,7 @@ def build_model_card(
         [
             intro + "\n",
             _scope_section(config),
-            _usage_section(repo_id or model_name, with_video_processor),
+            _usage_section(repo_id or model_name),
             _architecture_section(config),
             _training_section(config, recipe, training_notes),
             _evaluation_section(results),
