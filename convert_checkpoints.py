@@ -413,8 +413,8 @@ def convert_recognition_checkpoint(
     return _recognition_model(state_dict, meta, id2label, source, progress)
 
 
-def _recognition_model(state_dict, meta, id2label, source, progress):
-    config = infer_recognition_config(state_dict, meta, source, id2label)
+def _recognition_model(state_dict, meta, id2label, source, progress, config=None):
+    config = config if config is not None else infer_recognition_config(state_dict, meta, source, id2label)
     converted, report = convert_recognition_state_dict(state_dict, config, source, progress)
     model = VideoMAEForVideoClassification(config)
     load_converted_weights(model, converted, source)
@@ -610,16 +610,19 @@ def convert(
     if kind == DETECTION:
         if label_map is not None:
             raise ValueError("--label_map names the classes of a recognition checkpoint; the detector uses the AVA names")
-        model, report = _detection_model(state_dict, meta, config, source, progress)
+        model_config = config if config is not None else infer_config(state_dict, meta, source)
     else:
         if config is not None:
             raise ValueError("--config is a detection config; a recognition checkpoint's config comes from its shapes")
-        model, report = _recognition_model(state_dict, meta, label_map, source, progress)
-    del state_dict
-    model_config = model.config
+        model_config = infer_recognition_config(state_dict, meta, source, label_map)
     dims = (model_config.hidden_size, model_config.num_hidden_layers, model_config.num_attention_heads, model_config.intermediate_size)
     architecture = "/".join(map(str, dims))
-    recipe = _check_variant(recipe_for_architecture(*dims), variant, architecture, source)
+    recipe = _check_variant(recipe_for_architecture(*dims), variant, architecture, source)  # before the slow part
+    if kind == DETECTION:
+        model, report = _detection_model(state_dict, meta, model_config, source, progress)
+    else:
+        model, report = _recognition_model(state_dict, meta, label_map, source, progress, config=model_config)
+    del state_dict
     release = None if recipe is None else (recipe.detection_checkpoint if kind == DETECTION else recipe.backbone_checkpoint)
     release_match = release is not None and sha256.startswith(release.expected_sha256_prefix)
     model_name = (repo_id or output_dir.resolve().name).split("/")[-1]
