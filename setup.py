@@ -43,6 +43,13 @@ setup(
         "av>=14",
         "safetensors>=0.4",
         "numpy>=1.26",
+        "pyarrow>=15",
+        "tqdm>=4.66",
     ],
     extras_require={"test": ["pytest>=8"]},
+    entry_points={
+        "console_scripts": [
+            "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
+        ]
+    },
 )

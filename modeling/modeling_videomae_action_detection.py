@@ -224,7 +224,7 @@ class VideoMAEActionDetectionEncoder(nn.Module):
     def __init__(self, config: VideoMAEActionDetectionConfig):
         super().__init__()
         # mmaction2: torch.linspace(0, drop_path_rate, depth); block 0 gets no stochastic depth.
-        rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers).tolist()
+        rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers, device="cpu").tolist()
         self.layer = nn.ModuleList([VideoMAEActionDetectionLayer(config, rate) for rate in rates])
 
     def forward(self, hidden_states: torch.Tensor, output_hidden_states: bool = False):
