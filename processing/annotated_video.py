@@ -8,8 +8,8 @@ video) shows the keyframe with the largest `t <= t_f`.
 Drawing (PIL, its built-in font): for each person a rectangle outline and, inside its top-left corner, one line per
 action `"name score"` on a filled background. Everything drawn is clipped to the person's box, so pixels outside
 all boxes are the decoded input's. With `lossless=True` the video is encoded with `libx264rgb` at `qp 0` (RGB,
-lossless): decoding it gives exactly the input's decoded pixels outside the boxes. Otherwise `libx264` (yuv420p,
-`crf` 18 by default), which changes every pixel slightly.
+lossless): decoding it gives exactly the input's decoded pixels outside the boxes. Otherwise `libx264` (yuv420p, yuv444p
+for an odd width or height; `crf` 18 by default), which changes every pixel slightly.
 """
 
 from __future__ import annotations
@@ -148,7 +148,9 @@ def write_annotated_video(
         with av.open(os.fspath(output), "w") as sink:
             out_stream = sink.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
             out_stream.width, out_stream.height = in_stream.codec_context.width, in_stream.codec_context.height
-            out_stream.pix_fmt = "rgb24" if lossless else "yuv420p"
+            even = out_stream.width % 2 == 0 and out_stream.height % 2 == 0
+            # 4:2:0 needs an even size; odd-sized inputs keep full-resolution chroma (4:4:4).
+            out_stream.pix_fmt = "rgb24" if lossless else ("yuv420p" if even else "yuv444p")
             out_stream.time_base = in_stream.time_base
             out_stream.codec_context.time_base = in_stream.time_base
             out_stream.options = {"qp": "0", "preset": preset} if lossless else {"crf": str(crf), "preset": preset}
