@@ -190,8 +190,13 @@ def _tiny_detr(folder, person_bias: float, box=(0.30, 0.50, 0.20, 0.60)):
 def test_object_detector_person_boxes(bikes, model_folder, tmp_path):
     detr = _tiny_detr(tmp_path / "detr", person_bias=8.0)
     code = main([bikes, "--model", model_folder, "--detector", detr, "--end", "2", "--short_side", "64",
-                 "--output_dir", str(tmp_path / "out"), "--no_progress", "--action_threshold", "0.3"])
+                 "--output_dir", str(tmp_path / "out"), "--no_progress", "--action_threshold", "0.3",
+                 "--output_video", str(tmp_path / "out" / "annotated.mp4")])
     assert code == 0
+    with av.open(str(tmp_path / "out" / "annotated.mp4")) as container:  # default (lossy libx264 yuv420p) encoding
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.pix_fmt) == ("h264", "yuv420p")
+        assert sum(1 for _ in container.decode(stream)) == BIKES_FRAMES and (stream.width, stream.height) == (640, 272)
     rows = read_ava_csv(tmp_path / "out" / "actions.csv")
     # cx 0.3, cy 0.5, w 0.2, h 0.6 -> x1 0.2, y1 0.2, x2 0.4, y2 0.8 (normalised), from the detector.
     assert rows.num_rows > 0
