@@ -45,11 +45,13 @@ setup(
         "numpy>=1.26",
         "pyarrow>=15",
         "tqdm>=4.66",
+        "pillow>=9.2",
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
+            "videomae-action-detection=videomae_action_detection.processing.video_action_detection:main",
         ]
     },
 )

@@ -1,0 +1,279 @@
+"""Action detection on a user video (issue 8): keyframe schedule, person boxes from a proposals file or an object
+detector, the AVA CSV, the JSON, the annotated video, the pipeline and bad input.
+
+Tiny random models on `../shared/fixtures/videos/bikes.mp4` (640x272, 25 fps, 250 frames, 10 s), short side 64.
+"""
+
+import json
+import pickle
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from conftest import fixture_path, tiny_config
+
+from videomae_action_detection.processing import read_clip
+from videomae_action_detection.processing.annotated_video import box_mask
+from videomae_action_detection.processing.synthetic_video import write_synthetic_video
+from videomae_action_detection.processing.video_action_detection import (
+    ObjectDetectorBoxes,
+    ProposalsFile,
+    Timings,
+    detect_actions,
+    keyframe_schedule,
+    load_action_detector,
+    main,
+    probe_video,
+    write_outputs,
+)
+from videomae_action_detection.training.ava_files import read_ava_csv
+
+
+BIKES_FRAMES, BIKES_WIDTH, BIKES_HEIGHT = 250, 640, 272
+# Proposals for bikes.mp4 at keyframes 0, 2 and 3 s (none at 1 s: "no person found"); the 0.4-score box is dropped
+# by person_threshold 0.9.
+PROPOSALS = {
+    "bikes,0000": [[0.10, 0.20, 0.45, 0.95, 0.99], [0.55, 0.10, 0.90, 0.80, 0.40]],
+    "bikes,0002": [[0.20, 0.15, 0.60, 0.90, 0.95], [0.62, 0.30, 0.98, 0.99, 0.92]],
+    "bikes,0003": [[0.05, 0.05, 0.50, 0.60, 0.97]],
+}
+KEPT = {0: [[0.10, 0.20, 0.45, 0.95]], 2: [[0.20, 0.15, 0.60, 0.90], [0.62, 0.30, 0.98, 0.99]], 3: [[0.05, 0.05, 0.50, 0.60]]}
+
+
+@pytest.fixture(scope="module")
+def bikes():
+    return str(fixture_path("videos", "bikes.mp4"))
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_action_model")
+    VideoMAEForActionDetection(tiny_config()).eval().save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def proposals_pkl(tmp_path_factory):
+    path = tmp_path_factory.mktemp("proposals") / "proposals.pkl"
+    with open(path, "wb") as handle:
+        pickle.dump({key: np.array(value, dtype=np.float32) for key, value in PROPOSALS.items()}, handle)
+    return str(path)
+
+
+def decode_rgb(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)], (stream.width, stream.height)
+
+
+def test_keyframe_schedule():
+    assert keyframe_schedule(10.0) == list(range(10))
+    assert keyframe_schedule(2.0, stride=0.5, start=0.5) == [Fraction(1, 2), 1, Fraction(3, 2)]
+    assert keyframe_schedule(10.0, stride=2, end=5) == [0, 2, 4]
+    assert keyframe_schedule(0.4) == [0]
+    with pytest.raises(ValueError, match="multiple of 1/30"):
+        keyframe_schedule(10.0, stride=0.01)
+    with pytest.raises(ValueError, match="positive"):
+        keyframe_schedule(10.0, stride=0)
+
+
+def test_cli_proposals_csv_json_and_lossless_video(bikes, model_folder, proposals_pkl, tmp_path):
+    annotated = tmp_path / "annotated.mp4"
+    code = main([bikes, "--model", model_folder, "--proposals", proposals_pkl, "--end", "4", "--short_side", "64",
+                 "--action_threshold", "0.5", "--label_threshold", "0.5", "--top_k", "2", "--output_dir", str(tmp_path),
+                 "--output_video", str(annotated), "--lossless", "--no_progress"])
+    assert code == 0
+
+    # The same run through the API: the CSV holds exactly its (box, action > 0.5) pairs, per keyframe.
+    model, processor = load_action_detector(model_folder)
+    results = list(detect_actions(bikes, model, processor, ProposalsFile(proposals_pkl), end=4, short_side=64,
+                                  person_threshold=0.9, progress=False))
+    assert [float(result.timestamp) for result in results] == [0, 1, 2, 3]
+    assert len(results[1].boxes) == 0 and results[1].action_scores.shape == (0, 80)  # no person at 1 s: no rows
+    rows = read_ava_csv(tmp_path / "actions.csv")
+    assert rows.num_rows == sum(int((result.action_scores > 0.5).sum()) for result in results) > 0
+    timestamps = rows.timestamps[rows.timestamp_index].astype(float)
+    assert set(timestamps.tolist()) == {0.0, 2.0, 3.0}
+    assert ((timestamps >= 0) & (timestamps < probe_video(bikes).duration)).all()
+    assert set(rows.video_ids.tolist()) == {"bikes"}
+    assert rows.action_ids.min() >= 1 and rows.action_ids.max() <= 80
+    for result in results:
+        if not len(result.boxes):
+            continue
+        np.testing.assert_allclose(result.boxes, KEPT[int(result.timestamp)], atol=1e-6)
+        here = timestamps == float(result.timestamp)
+        for box, scores in zip(result.boxes, result.action_scores):
+            mine = here & np.all(np.abs(rows.boxes - box) < 1e-4, axis=1)
+            assert sorted(rows.action_ids[mine].tolist()) == (np.flatnonzero(scores > 0.5) + 1).tolist()
+            np.testing.assert_allclose(rows.scores[mine], scores[rows.action_ids[mine] - 1], atol=6e-5)
+
+    records = json.loads((tmp_path / "actions.json").read_text())["keyframes"]
+    assert [len(record["persons"]) for record in records] == [1, 0, 2, 1]
+    top = records[2]["persons"][1]["actions"]
+    expected = np.argsort(-results[2].action_scores[1], kind="stable")[:2]
+    assert [action["action_id"] for action in top] == [i + 1 for i in expected if results[2].action_scores[1][i] > 0.5]
+
+    # Annotated video: the input's frame count, size and rate; pixels differ from the input inside drawn boxes only.
+    source, size = decode_rgb(bikes)
+    drawn, drawn_size = decode_rgb(annotated)
+    assert len(drawn) == len(source) == BIKES_FRAMES and drawn_size == size == (BIKES_WIDTH, BIKES_HEIGHT)
+    with av.open(str(annotated)) as container:
+        assert container.streams.video[0].average_rate == 25
+    changed_frames = 0
+    for index, (before, after) in enumerate(zip(source, drawn)):
+        seconds = index // 25  # 25 fps, keyframes every second: frame index shows keyframe floor(index / 25)
+        boxes = np.array(KEPT.get(seconds, []) if seconds < 4 else []).reshape(-1, 4)
+        differs = (before != after).any(axis=-1)
+        assert not (differs & ~box_mask(boxes, BIKES_WIDTH, BIKES_HEIGHT)).any(), f"frame {index} changed outside its boxes"
+        if len(boxes):
+            assert differs.any(), f"frame {index}: nothing drawn"
+            changed_frames += 1
+    assert changed_frames == 3 * 25
+
+
+def test_csv_proposals_and_pipeline_match_pickle(bikes, model_folder, proposals_pkl, tmp_path):
+    from transformers import pipeline
+
+    import videomae_action_detection.processing.pipeline_video_action_detection  # noqa: F401
+
+    csv_path = tmp_path / "proposals.csv"
+    lines = []
+    for key, boxes in PROPOSALS.items():
+        for box in boxes:
+            text = ",".join(f"{value:.2f}" for value in box[:4])
+            lines += [f"{key},{text},12,{box[4]}", f"{key},{text},14,{box[4] - 0.1:.2f}"]  # one box, two actions
+    csv_path.write_text("\n".join(lines) + "\n")
+
+    detector = pipeline("video-action-detection", model=model_folder)
+    from_pickle = detector(bikes, proposals=proposals_pkl, end=4, short_side=64, progress=False, top_k=None)
+    from_csv = detector(bikes, proposals=str(csv_path), end=4, short_side=64, progress=False, top_k=None,
+                        batch_size=3, return_results=True)
+    assert [len(record["persons"]) for record in from_pickle] == [1, 0, 2, 1]
+    for record, result in zip(from_pickle, from_csv):
+        assert record["timestamp"] == result.timestamp
+        np.testing.assert_allclose(np.array([p["box"] for p in record["persons"]]).reshape(-1, 4), result.boxes, atol=1e-6)
+        for person, scores in zip(record["persons"], result.action_scores):
+            assert len(person["actions"]) == 80  # top_k=None, threshold 0: every action, best first
+            np.testing.assert_allclose([a["score"] for a in person["actions"]], np.sort(scores)[::-1], atol=1e-5)
+
+
+def _tiny_detr(folder, person_bias: float, box=(0.30, 0.50, 0.20, 0.60)):
+    """A tiny random DETR (ResNet backbone built locally, nothing downloaded) whose every query predicts one fixed box:
+    the class head's weights are zeroed and its bias favours "person" (`person_bias` > 0) or "bicycle"; the box
+    head's last layer is zeroed with bias logit(cx, cy, w, h), so every query outputs `box`."""
+    from transformers import DetrConfig, DetrForObjectDetection, DetrImageProcessor, ResNetConfig
+
+    torch.manual_seed(0)
+    backbone = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", out_features=["stage2"])
+    config = DetrConfig(
+        use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False, d_model=16, encoder_layers=1,
+        decoder_layers=1, encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2, decoder_attention_heads=2,
+        num_queries=3, id2label={0: "bicycle", 1: "person"}, label2id={"bicycle": 0, "person": 1},
+    )
+    model = DetrForObjectDetection(config).eval()
+    with torch.no_grad():
+        model.class_labels_classifier.weight.zero_()
+        model.class_labels_classifier.bias.copy_(torch.tensor([0.0, person_bias, 0.0]))
+        last = model.bbox_predictor.layers[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.logit(torch.tensor(box)))
+    model.save_pretrained(folder)
+    DetrImageProcessor(size={"shortest_edge": 64, "longest_edge": 128}).save_pretrained(folder)
+    return str(folder)
+
+
+def test_object_detector_person_boxes(bikes, model_folder, tmp_path):
+    detr = _tiny_detr(tmp_path / "detr", person_bias=8.0)
+    code = main([bikes, "--model", model_folder, "--detector", detr, "--end", "2", "--short_side", "64",
+                 "--output_dir", str(tmp_path / "out"), "--no_progress", "--action_threshold", "0.3",
+                 "--output_video", str(tmp_path / "out" / "annotated.mp4")])
+    assert code == 0
+    with av.open(str(tmp_path / "out" / "annotated.mp4")) as container:  # default (lossy libx264 yuv420p) encoding
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.pix_fmt) == ("h264", "yuv420p")
+        assert sum(1 for _ in container.decode(stream)) == BIKES_FRAMES and (stream.width, stream.height) == (640, 272)
+    rows = read_ava_csv(tmp_path / "out" / "actions.csv")
+    # cx 0.3, cy 0.5, w 0.2, h 0.6 -> x1 0.2, y1 0.2, x2 0.4, y2 0.8 (normalised), from the detector.
+    assert rows.num_rows > 0
+    np.testing.assert_allclose(rows.boxes, np.tile([0.2, 0.2, 0.4, 0.8], (rows.num_rows, 1)), atol=2e-4)
+    assert set(rows.timestamps[rows.timestamp_index].tolist()) == {"0000", "0001"}
+
+    records = json.loads((tmp_path / "out" / "actions.json").read_text())["keyframes"]
+    assert [len(record["persons"]) for record in records] == [3, 3]  # 3 queries, all confident persons
+    assert all(person["person_score"] > 0.99 for record in records for person in record["persons"])
+
+    # No person found (the detector only sees bicycles): no rows, no clip read, no crash.
+    no_person = ObjectDetectorBoxes(_tiny_detr(tmp_path / "detr_bikes", person_bias=-8.0))
+    model, processor = load_action_detector(model_folder)
+    timings = Timings()
+    results = list(detect_actions(bikes, model, processor, no_person, end=2, person_threshold=0.5, progress=False,
+                                  timings=timings))
+    assert [len(result.boxes) for result in results] == [0, 0] and timings.clips == 0
+    paths = write_outputs(results, tmp_path / "empty", bikes)
+    assert read_ava_csv(paths.csv).num_rows == 0
+
+    with pytest.raises(ValueError, match="no label named 'pedestrian'"):
+        ObjectDetectorBoxes(detr, person_label="pedestrian")
+
+
+def test_short_video_is_clamped_like_the_sampler(model_folder, tmp_path):
+    """A video shorter than one clip (12 frames, 0.4 s, vs 4 x 4 ticks = 0.53 s): one keyframe at 0 s whose clip
+    repeats the first and last frames, exactly as `read_clip` clamps."""
+    video = write_synthetic_video(tmp_path / "short.mp4", 12, width=64, height=48, fps=30)
+    proposals = tmp_path / "short.csv"
+    proposals.write_text("short,0000,0.1,0.1,0.9,0.9\n")
+    model, processor = load_action_detector(model_folder)
+    results = list(detect_actions(video, model, processor, ProposalsFile(proposals), short_side=64, progress=False))
+    assert len(results) == 1 and results[0].action_scores.shape == (1, 80)
+
+    clip, numbers = read_clip(str(video), 0, timestamp_start=0, video_start=0, fps=30, clip_len=4, frame_interval=4)
+    assert numbers.tolist() == [1, 1, 1, 4]  # centre 0: -8, -4, 0, 4 clamped to >= 1
+    inputs = processor(clip[None], boxes=[np.array([[0.1, 0.1, 0.9, 0.9]])], return_tensors="pt", size={"shortest_edge": 64})
+    with torch.no_grad():
+        expected = model(**inputs).logits[0].sigmoid().numpy()
+    np.testing.assert_allclose(results[0].action_scores, expected, atol=1e-6)
+
+
+def test_bad_videos(model_folder, proposals_pkl, tmp_path, capsys):
+    model, processor = load_action_detector(model_folder)
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(FileNotFoundError, match="missing.mp4"):
+        list(detect_actions(missing, model, processor, ProposalsFile(proposals_pkl), progress=False))
+    corrupt = tmp_path / "bikes.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    with pytest.raises(ValueError, match="bikes.mp4"):
+        list(detect_actions(corrupt, model, processor, ProposalsFile(proposals_pkl), progress=False))
+    assert main([str(corrupt), "--model", model_folder, "--proposals", proposals_pkl, "--no_progress",
+                 "--output_dir", str(tmp_path)]) == 2
+    assert f"error: cannot open video file {corrupt}" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no boxes for video id 'other'"):
+        list(detect_actions(fixture_path("videos", "bikes.mp4"), model, processor, ProposalsFile(proposals_pkl),
+                            video_id="other", progress=False))
+
+
+def test_batches_stream_and_bf16(bikes, model_folder, proposals_pkl, monkeypatch):
+    """Clips are read one batch at a time (the first result comes after `batch_size` clips, not all of them); bf16
+    gives the fp32 scores to bf16 precision."""
+    import videomae_action_detection.processing.video_action_detection as core
+
+    reads = []
+    original = core.read_clip
+    monkeypatch.setattr(core, "read_clip", lambda *args, **kwargs: reads.append(args[1]) or original(*args, **kwargs))
+    model, processor = load_action_detector(model_folder)
+    stream = detect_actions(bikes, model, processor, ProposalsFile(proposals_pkl), end=4, batch_size=2,
+                            short_side=64, progress=False)
+    first = next(stream)
+    assert reads == [0]  # batch {0 s, 1 s}: 1 s has no person, so one clip
+    rest = list(stream)
+    assert reads == [0, 2, 3] and len(rest) == 3
+
+    model_bf16, _ = load_action_detector(model_folder, dtype="bf16")
+    assert next(model_bf16.parameters()).dtype == torch.bfloat16
+    half = list(detect_actions(bikes, model_bf16, processor, ProposalsFile(proposals_pkl), end=1, short_side=64,
+                               progress=False))
+    np.testing.assert_allclose(half[0].action_scores, first.action_scores, atol=0.03)
