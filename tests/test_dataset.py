@@ -259,3 +259,24 @@ def test_builder_configs_and_errors(tmp_path):
     (data_dir / "annotations" / "ava_dense_proposals_val.FAIR.recall_93.9.pkl").unlink()
     with pytest.raises(FileNotFoundError, match="ava_dense_proposals_val.FAIR.recall_93.9.pkl"):
         load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache")
+
+
+def test_export_loads_offline_with_load_dataset(tmp_path):
+    import datasets
+
+    from videomae_action_detection.training.ava_dataset import export_ava_dataset
+
+    data_dir = _data_dir(tmp_path / "data", "ava_kinetics_merged")
+    ava = load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache")
+    ava_kinetics = load_ava_dataset(data_dir, "ava_kinetics", cache_dir=tmp_path / "cache")
+    export = tmp_path / "export"
+    export_ava_dataset(ava, export, "ava", relative_to=data_dir)
+    export_ava_dataset(ava_kinetics, export, "ava_kinetics")
+    assert datasets.get_dataset_config_names(str(export)) == ["ava", "ava_kinetics"]
+    loaded = datasets.load_dataset(str(export), "ava_kinetics", cache_dir=str(tmp_path / "cache2"))
+    assert set(loaded) == {"train", "validation"}
+    assert loaded["train"].features == ava_kinetics["train"].features
+    assert loaded["train"].to_list() == ava_kinetics["train"].to_list()
+    relative = datasets.load_dataset(str(export), "ava", cache_dir=str(tmp_path / "cache2"))["train"]
+    assert relative["frame_dir"] == ["rawframes/0f39OWEqJ24"] * 2
+    assert relative.features["labels"].feature.feature.names[79] == "watch (a person)"

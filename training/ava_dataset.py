@@ -405,6 +405,103 @@ def load_ava_dataset(
     return builder.as_dataset()
 
 
+_CARD_BODY = """# AVA v2.2 / AVA-Kinetics keyframes
+
+Spatio-temporal action detection keyframes of [AVA v2.2](https://research.google.com/ava/) and AVA-Kinetics, one
+row per annotated keyframe, as mmaction2's `AVAKineticsDataset` builds them: ground-truth person boxes (normalised
+`x1, y1, x2, y2`) with multi-hot AVA action labels (label index = AVA action id - 1; all 80 actions, 60 of them
+evaluated), person proposals with scores, and where to read each clip. The videos are not included (AVA licence):
+`video_path` / `frame_dir` point into the data folder the set was prepared from{relative}.
+
+Configs: {configs}.
+
+```python
+from datasets import load_dataset
+from videomae_action_detection.processing import read_clip
+
+dataset = load_dataset("<this folder or repo>", "{first}")
+example = dataset["validation"][0]
+frames, frame_numbers = read_clip(
+    example["video_path"] or example["frame_dir"], example["timestamp"],
+    timestamp_start=example["timestamp_start"], video_start=example["video_start"],
+    fps=example["fps"], num_frames=example["num_frames"],
+)
+```
+
+Made with `videomae_action_detection.training.ava_dataset.export_ava_dataset`.
+"""
+
+
+def export_ava_dataset(
+    dataset_dict: datasets.DatasetDict,
+    folder: str | os.PathLike,
+    config_name: str,
+    *,
+    relative_to: str | os.PathLike | None = None,
+) -> Path:
+    """Write a prepared set as parquet plus a dataset card, for the Hub or for `datasets.load_dataset(folder, config)`.
+
+    Files: `folder/<config_name>/<split>-00000-of-00001.parquet` and `folder/README.md`, whose YAML lists every
+    config exported into the folder (`configs:` with per-split `data_files`, and `dataset_info` with the features, so
+    the label names survive). Exporting a second config into the same folder adds it to the card.
+
+    Args:
+        dataset_dict: e.g. `load_ava_dataset(...)`.
+        folder: output folder (created).
+        config_name: the config name to write it under ("ava", "ava_kinetics").
+        relative_to: when given, `video_path` and `frame_dir` are written relative to this folder (usually the
+            data folder), so that users join them to their own copy of the videos.
+    """
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+
+    folder = Path(folder)
+    (folder / config_name).mkdir(parents=True, exist_ok=True)
+    if relative_to is not None:
+        root = os.path.abspath(relative_to)
+
+        def relative(batch):
+            for column in ("video_path", "frame_dir"):
+                batch[column] = [os.path.relpath(path, root) if path else "" for path in batch[column]]
+            return batch
+
+        dataset_dict = dataset_dict.map(relative, batched=True, desc="relative paths")
+    data_files = []
+    for split, dataset in dataset_dict.items():
+        for old in (folder / config_name).glob(f"{split}-*.parquet"):
+            old.unlink()
+        dataset.to_parquet(str(folder / config_name / f"{split}-00000-of-00001.parquet"))
+        data_files.append({"split": split, "path": f"{config_name}/{split}-*.parquet"})
+
+    card_path = folder / "README.md"
+    card_data = DatasetCard.load(card_path).data if card_path.is_file() else DatasetCardData()
+    existing = MetadataConfigs.from_dataset_card_data(card_data)
+    MetadataConfigs({config_name: {"data_files": data_files}}).to_dataset_card_data(card_data)
+    names = sorted({*existing, config_name})
+    default = "ava" if "ava" in names else names[0]
+    card_data["configs"] = [
+        {key: value for key, value in entry.items() if key != "default"} | ({"default": True} if entry["config_name"] == default else {})
+        for entry in card_data["configs"]
+    ]
+    info = next(iter(dataset_dict.values())).info.copy()
+    info.splits = None
+    info.config_name = config_name
+    DatasetInfosDict({config_name: info}).to_dataset_card_data(card_data)
+    card_data["license"] = card_data.get("license") or "cc-by-4.0"
+    card_data["task_categories"] = ["video-classification"]
+    card_data["tags"] = ["ava", "ava-kinetics", "spatio-temporal-action-detection"]
+    body = _CARD_BODY.format(
+        relative=" (relative paths: join them to your own data folder)" if relative_to is not None else "",
+        configs=", ".join(f"`{name}`" for name in names),
+        first=default,
+    )
+    card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
+    card.save(card_path)
+    return folder
+
+
 __all__ = [
     "AVAKinetics",
     "AVAKineticsConfig",
@@ -412,5 +509,6 @@ __all__ = [
     "ava_features",
     "build_split_records",
     "example_from_record",
+    "export_ava_dataset",
     "load_ava_dataset",
 ]
