@@ -280,3 +280,20 @@ def test_export_loads_offline_with_load_dataset(tmp_path):
     relative = datasets.load_dataset(str(export), "ava", cache_dir=str(tmp_path / "cache2"))["train"]
     assert relative["frame_dir"] == ["rawframes/0f39OWEqJ24"] * 2
     assert relative.features["labels"].feature.feature.names[79] == "watch (a person)"
+
+
+def test_label_map_formats_and_old_pickle_protocols(tmp_path):
+    """`item { name id }` label maps (mmaction2's tests) and `label { name label_id label_type }` ones (the AVA
+    release) are both read; a protocol-2 pickle of numpy arrays (as Python 2 wrote the FAIR proposals) loads."""
+    folder, reference = _case("mmaction2_test_sample")
+    data_dir = _data_dir(tmp_path / "data", "mmaction2_test_sample")
+    annotations = data_dir / "annotations"
+    shutil.copy(folder / "label_map.pbtxt", annotations / "label_map.pbtxt")
+    for split in ("train", "val"):
+        with open(annotations / f"ava_dense_proposals_{split}.FAIR.recall_93.9.pkl", "wb") as handle:
+            pickle.dump(load_proposals(folder / "proposals.pkl"), handle, protocol=2)
+    dataset = load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache", label_map_file="label_map.pbtxt")
+    np.testing.assert_array_equal(dataset["validation"][0]["proposal_scores"], np.float32([0.998163]))
+    (annotations / "bad.pbtxt").write_text('item {\n  name: "x"\n  id: 81\n}\n')
+    with pytest.raises(ValueError, match=r"bad.pbtxt: AVA action ids run from 1 to 80, the label map has \[81\]"):
+        load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache", label_map_file="bad.pbtxt")

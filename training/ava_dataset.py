@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 AVA_ACTION_LABEL_NAMES = [name for _, name, _ in AVA_ACTIONS]
 KINETICS_VALIDATION = "kinetics_validation"
 MISSING_VIDEO_POLICIES = ("error", "drop")
+SHARD_KEYFRAMES = 25_000
 
 
 def ava_features() -> datasets.Features:
@@ -234,7 +235,13 @@ class AVAKinetics(datasets.GeneratorBasedBuilder):
         return generators
 
     def _gen_kwargs(self, parts: list[_Part], split: str) -> dict:
-        return {"resolved": self._resolve_split(parts, split), "split": split}
+        pairs = self._resolve_split(parts, split)
+        # Shards of keyframes, in order: `download_and_prepare(num_proc=N)` writes them in N processes.
+        shards = [
+            _Shard(pairs[start : start + SHARD_KEYFRAMES], number)
+            for number, start in enumerate(range(0, len(pairs), SHARD_KEYFRAMES))
+        ]
+        return {"shards": shards or [_Shard([], 0)], "split": split}
 
     def _require(self, name: str) -> Path:
         path = self._annotation(name)
@@ -265,7 +272,7 @@ class AVAKinetics(datasets.GeneratorBasedBuilder):
 
     # ------------------------------------------------------------------------------------------------------------
 
-    def _resolve_split(self, parts: list[_Part], split: str) -> "_ResolvedSplit":
+    def _resolve_split(self, parts: list[_Part], split: str) -> list[tuple[KeyframeRecord, MediaSource]]:
         """Records of a split with their media; missing media raise or are dropped (`missing_videos`).
 
         Runs in `_split_generators`, so that errors reach the caller as they are (datasets wraps errors raised while
@@ -289,24 +296,26 @@ class AVAKinetics(datasets.GeneratorBasedBuilder):
             logger.warning("%s\nthese keyframes are left out (missing_videos='drop')", report)
         self.missing_videos_report[split] = problems
         logger.info("split %r: %d keyframes", split, len(resolved))
-        return _ResolvedSplit(resolved)
+        return resolved
 
     def _media_index(self) -> MediaIndex:
         if getattr(self, "_index", None) is None:
             self._index = MediaIndex(self.config.data_dir, self.config.media)
         return self._index
 
-    def _generate_examples(self, resolved: "_ResolvedSplit", split: str):
+    def _generate_examples(self, shards: list["_Shard"], split: str):
         fps = self.config.fps
-        for number, (record, source) in enumerate(resolved.pairs):
-            yield datasets.builder.Key(0, number), example_from_record(record, source, fps)
+        for shard in shards:
+            for number, (record, source) in enumerate(shard.pairs):
+                yield datasets.builder.Key(shard.index, number), example_from_record(record, source, fps)
 
 
-class _ResolvedSplit:
-    """(record, media) pairs of a split, passed to `_generate_examples` (not a list, which datasets would shard)."""
+class _Shard:
+    """(record, media) pairs of part of a split, in order."""
 
-    def __init__(self, pairs):
+    def __init__(self, pairs, index: int):
         self.pairs = pairs
+        self.index = index
 
 
 def _has_clip_rows(csv_path: Path) -> bool:
@@ -382,6 +391,7 @@ def load_ava_dataset(
     cache_dir: str | os.PathLike | None = None,
     missing_videos: str = "error",
     download_mode: str | None = None,
+    num_proc: int | None = None,
     **config_kwargs,
 ) -> datasets.DatasetDict:
     """Prepare (once; cached under `cache_dir`) and load the AVA / AVA-Kinetics keyframes as a DatasetDict.
@@ -392,6 +402,8 @@ def load_ava_dataset(
         cache_dir: datasets cache (default: datasets' own).
         missing_videos: "error" or "drop" (see `AVAKineticsConfig`).
         download_mode: datasets' `DownloadMode` ("force_redownload" rebuilds, e.g. after videos were added).
+        num_proc: processes writing the examples (shards of 25k keyframes); reading the annotations and checking
+            the videos happen before, in this process.
         config_kwargs: other `AVAKineticsConfig` options (`video_start`, `media`, `check_videos`, ...).
     """
     builder = AVAKinetics(
@@ -401,7 +413,7 @@ def load_ava_dataset(
         missing_videos=missing_videos,
         **config_kwargs,
     )
-    builder.download_and_prepare(download_mode=download_mode)
+    builder.download_and_prepare(download_mode=download_mode, num_proc=num_proc)
     return builder.as_dataset()
 
 
