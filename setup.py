@@ -50,6 +50,7 @@ setup(
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
+            "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
         ]
     },
 )

@@ -297,3 +297,26 @@ def test_label_map_formats_and_old_pickle_protocols(tmp_path):
     (annotations / "bad.pbtxt").write_text('item {\n  name: "x"\n  id: 81\n}\n')
     with pytest.raises(ValueError, match=r"bad.pbtxt: AVA action ids run from 1 to 80, the label map has \[81\]"):
         load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache", label_map_file="bad.pbtxt")
+
+
+def test_command_line_lists_missing_videos_and_exports(tmp_path, capsys):
+    from videomae_action_detection.training.ava_dataset import main
+
+    data_dir = _data_dir(tmp_path / "data", "ava_kinetics_merged", frames=False)
+    _write_frames(data_dir / "rawframes" / "0f39OWEqJ24", 1)
+    common = [str(data_dir), "--config", "ava_kinetics", "--cache_dir", str(tmp_path / "cache")]
+    assert main(common) == 2
+    assert "2 videos / frame folders missing or unreadable, needed by 3 of 5 keyframes" in capsys.readouterr().err
+    missing_list = tmp_path / "missing.tsv"
+    export = tmp_path / "export"
+    assert main(common + ["--missing_videos", "drop", "--missing_list", str(missing_list), "--export", str(export)]) == 0
+    output = capsys.readouterr().out
+    assert "train: 2 keyframes, 2 missing videos (3 keyframes left out)" in output
+    lines = sorted(line.split("\t")[:3] for line in missing_list.read_text().splitlines())
+    assert lines == [
+        ["train", "ZyXwVuTsRqP_000100_000110", "1"], ["train", "aBcDeFgHiJk_000010_000020", "2"],
+        ["validation", "ZyXwVuTsRqP_000100_000110", "1"], ["validation", "aBcDeFgHiJk_000010_000020", "2"],
+    ]
+    assert sorted(path.name for path in (export / "ava_kinetics").iterdir()) == [
+        "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"
+    ]

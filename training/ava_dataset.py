@@ -164,6 +164,7 @@ class AVAKinetics(datasets.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "ava"
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("dataset_name", "ava_kinetics")  # cache folder name, whatever the module is called
         super().__init__(*args, **kwargs)
         self.config.validate()
 
@@ -514,6 +515,71 @@ def export_ava_dataset(
     return folder
 
 
+def main(argv=None) -> int:
+    """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="videomae-ava-dataset",
+        description="Prepare the AVA v2.2 / AVA-Kinetics keyframes as a datasets DatasetDict (cached), report missing "
+        "videos, and optionally export parquet + dataset card for the Hub.",
+    )
+    parser.add_argument("data_dir", help="folder with annotations/ and videos/ or rawframes/")
+    parser.add_argument("--config", default="ava", choices=[config.name for config in AVAKinetics.BUILDER_CONFIGS])
+    parser.add_argument("--cache_dir", default=None)
+    parser.add_argument("--missing_videos", default="error", choices=MISSING_VIDEO_POLICIES)
+    parser.add_argument("--missing_list", default=None, help="write every missing / unreadable video to this file "
+                        "(tab-separated: split, name, keyframes, reason)")
+    parser.add_argument("--video_start", type=float, default=None, help="second at which AVA movie files start "
+                        "(0 full movies, 900 15-minute cuts; default: detect)")
+    parser.add_argument("--media", default="auto", choices=MEDIA_KINDS)
+    parser.add_argument("--check_videos", default="open", choices=CHECKS)
+    parser.add_argument("--label_map_file", default=AVAKineticsConfig.label_map_file)
+    parser.add_argument("--keep_empty_keyframes", action="store_true")
+    parser.add_argument("--num_proc", type=int, default=None)
+    parser.add_argument("--force", action="store_true", help="prepare again even if cached")
+    parser.add_argument("--export", default=None, help="write parquet + README.md dataset card to this folder")
+    parser.add_argument("--relative_paths", action="store_true", help="export video_path / frame_dir relative to "
+                        "data_dir")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        builder = AVAKinetics(
+            config_name=args.config,
+            data_dir=os.path.abspath(args.data_dir),
+            cache_dir=args.cache_dir,
+            missing_videos=args.missing_videos,
+            video_start=args.video_start,
+            media=args.media,
+            check_videos=args.check_videos,
+            label_map_file=args.label_map_file,
+            keep_empty_keyframes=args.keep_empty_keyframes,
+        )
+        builder.download_and_prepare(download_mode="force_redownload" if args.force else None, num_proc=args.num_proc)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    dataset = builder.as_dataset()
+    report = getattr(builder, "missing_videos_report", None)
+    if report is None:
+        print("(loaded from the cache; pass --force to check the videos again)")
+    elif args.missing_list:
+        with open(args.missing_list, "w", encoding="utf-8") as handle:
+            for split, problems in report.items():
+                for item in problems:
+                    handle.write(f"{split}\t{item.name}\t{item.keyframes}\t{item.reason}\n")
+    for split, data in dataset.items():
+        missing = report.get(split, []) if report else []
+        note = f", {len(missing)} missing videos ({sum(item.keyframes for item in missing)} keyframes left out)" if missing else ""
+        print(f"{split}: {len(data)} keyframes{note}")
+    print(f"cache: {builder.cache_dir}")
+    if args.export:
+        export_ava_dataset(dataset, args.export, args.config, relative_to=args.data_dir if args.relative_paths else None)
+        print(f"exported to {args.export}")
+    return 0
+
+
 __all__ = [
     "AVAKinetics",
     "AVAKineticsConfig",
@@ -523,4 +589,12 @@ __all__ = [
     "example_from_record",
     "export_ava_dataset",
     "load_ava_dataset",
+    "main",
 ]
+
+
+if __name__ == "__main__":
+    # `python -m ...training.ava_dataset`: run the package's module (its builder class), not this __main__ copy.
+    from videomae_action_detection.training.ava_dataset import main as package_main
+
+    raise SystemExit(package_main())
