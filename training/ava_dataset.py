@@ -320,7 +320,7 @@ class _Shard:
 
 
 def _has_clip_rows(csv_path: Path) -> bool:
-    """Whether a box CSV holds Kinetics clip names (mmaction2's merged format); reads only the video ids."""
+    """Whether a box CSV holds Kinetics clip names (mmaction2's merged format)."""
     from .ava_annotations import parse_clip_name
     from .ava_files import read_ava_csv
 
@@ -337,6 +337,7 @@ def build_split_records(
 ) -> list[KeyframeRecord]:
     """The keyframe records of a split's annotation files (before videos are looked up), in file order."""
     records: list[KeyframeRecord] = []
+    loaded: dict[Path, dict] = {}  # a pickle shared by two parts (AVA's, for merged Kinetics entries) is read once
     for part in parts:
         part_records = read_keyframe_records(
             part.csv, kinetics_clip_ids=part.kinetics_ids, keep_empty_keyframes=keep_empty_keyframes and part.kinetics_ids
@@ -350,7 +351,7 @@ def build_split_records(
                 )
             part_records = kept
         part_records = drop_excluded(part_records, read_excluded_keyframes(part.excluded))
-        pickles = [load_proposals(path) for path in part.proposals]
+        pickles = [loaded[path] if path in loaded else loaded.setdefault(path, load_proposals(path)) for path in part.proposals]
         lookup = ChainMap(*reversed(pickles)) if pickles else None  # the last pickle (AVA's) wins, as mmaction2's merge
         without = attach_proposals(
             part_records, lookup, source=" + ".join(str(path) for path in part.proposals) or "no proposal file",
