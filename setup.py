@@ -52,6 +52,7 @@ setup(
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
             "videomae-action-detection=videomae_action_detection.processing.video_action_detection:main",
+            "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
         ]
     },
 )
