@@ -22,6 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..modeling import ava_id2label
+from .clip_reader import open_video
 
 
 # Distinct colours for successive persons of a keyframe (RGB).
@@ -130,18 +131,10 @@ def write_annotated_video(
     ]
     hold = Fraction(str(stride)) if isinstance(stride, float) else Fraction(stride)
     path = os.fspath(video)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"video file not found: {path}")
-    try:
-        source = av.open(path)
-    except (av.error.FFmpegError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot open video file {path} (corrupt, truncated or not a video): {error}") from error
+    source, in_stream = open_video(path)
     written = 0
     font = None
     with source:
-        if not source.streams.video:
-            raise ValueError(f"video file {path} has no video stream")
-        in_stream = source.streams.video[0]
         in_stream.thread_type = "AUTO"
         origin = in_stream.start_time or 0
         rate = in_stream.average_rate or in_stream.guessed_rate or Fraction(30)

@@ -374,18 +374,32 @@ def _declared_end(container, stream):
     return None, None
 
 
-def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_description, decode_info):
+def open_video(path):
+    """Open a video file with PyAV.
+
+    Returns:
+        `(container, stream)`: the open container (a context manager: close it) and its first video stream.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: corrupt, truncated or not a video, or no video stream.
+    """
     av = _import_av()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"video file not found: {path}")
     try:
         container = av.open(path)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"video file not found: {path}") from error
     except (av.error.FFmpegError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot open video file {path} (corrupt, truncated or not a video): {error}") from error
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"video file {path} has no video stream")
+    return container, container.streams.video[0]
+
+
+def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_description, decode_info):
+    container, stream = open_video(path)
     with container:
-        if not container.streams.video:
-            raise ValueError(f"video file {path} has no video stream")
-        stream = container.streams.video[0]
         time_base = stream.time_base
         if not time_base:
             raise ValueError(f"video file {path}: the video stream has no time base")

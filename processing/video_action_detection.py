@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from ..modeling import ava_id2label
-from .clip_reader import read_clip, read_frames
+from .clip_reader import open_video, read_clip, read_frames
 
 
 TIMELINE_FPS = 30
@@ -87,19 +87,9 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         FileNotFoundError: no such file.
         ValueError: not a readable video (corrupt, truncated header, no video stream, no duration).
     """
-    import av
-
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"video file not found: {path}")
-    try:
-        container = av.open(path)
-    except (av.error.FFmpegError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot open video file {path} (corrupt, truncated or not a video): {error}") from error
+    container, stream = open_video(path)
     with container:
-        if not container.streams.video:
-            raise ValueError(f"video file {path} has no video stream")
-        stream = container.streams.video[0]
         if stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
