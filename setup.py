@@ -51,7 +51,7 @@ setup(
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
             "videomae-ava-toy-dataset=videomae_action_detection.training.toy_dataset:main",
-            "videomae-ava-train=videomae_action_detection.training.run_action_detection:main",
+            "videomae-ava-train=videomae_action_detection.training.run_action_detection:console_main",
         ]
     },
 )
