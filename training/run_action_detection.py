@@ -144,6 +144,12 @@ class DataArguments:
     max_train_samples: int | None = field(default=None, metadata={"help": "Use the first N training keyframes."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use the first N validation keyframes."})
     short_side: int | None = field(default=None, metadata={"help": "Evaluation short side (default 256)."})
+    train_scale_range: list[int] | None = field(
+        default=None, metadata={"help": "Training short side range, both ends included (default 256 320)."}
+    )
+    crop_size: list[int] | None = field(
+        default=None, metadata={"help": "Training crop: SIZE or HEIGHT WIDTH (default 256)."}
+    )
     evaluation_protocol: str = field(
         default="activitynet-2020",
         metadata={"help": "AVA frame-mAP protocol: 'activitynet-2020' (official, default), 'activitynet-2019' or "
@@ -508,6 +514,15 @@ def build_processor(model_args: ModelArguments, data_args: DataArguments, model,
     kwargs = dict(TOY_PROCESSOR) if toy else {}
     if data_args.short_side is not None:
         kwargs["size"] = {"shortest_edge": data_args.short_side}
+    if data_args.train_scale_range is not None:
+        if len(data_args.train_scale_range) != 2:
+            raise ValueError(f"--train_scale_range takes LOW HIGH, got {data_args.train_scale_range}")
+        kwargs["scale_range"] = list(data_args.train_scale_range)
+    if data_args.crop_size is not None:
+        if len(data_args.crop_size) not in (1, 2):
+            raise ValueError(f"--crop_size takes SIZE or HEIGHT WIDTH, got {data_args.crop_size}")
+        height, width = (data_args.crop_size * 2)[:2]
+        kwargs["crop_size"] = {"height": height, "width": width}
     if model_args.model_name_or_path:
         try:
             from transformers import AutoVideoProcessor

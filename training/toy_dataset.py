@@ -220,6 +220,25 @@ def _youtube_id(rng: np.random.Generator) -> str:
     return "".join(_YOUTUBE_ID_CHARACTERS[i] for i in rng.integers(0, len(_YOUTUBE_ID_CHARACTERS), size=11))
 
 
+def _rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB -> (3H/2, W) planar YUV 4:2:0, BT.601 limited range (FFmpeg's default for rgb24 -> yuv420p).
+
+    Converted here rather than by FFmpeg's swscale, whose output was seen to vary between runs on the same input.
+    """
+    rgb = frame.astype(np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 16 + 0.256788 * r + 0.504129 * g + 0.097906 * b
+    u = 128 - 0.148223 * r - 0.290993 * g + 0.439216 * b
+    v = 128 + 0.439216 * r - 0.367788 * g - 0.071427 * b
+    height, width = y.shape
+
+    def subsample(plane):
+        return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+    planes = [y, subsample(u).reshape(height // 4, width), subsample(v).reshape(height // 4, width)]
+    return np.clip(np.rint(np.concatenate(planes)), 0, 255).astype(np.uint8)
+
+
 def _write_video(path: Path, frames: np.ndarray, crf: int) -> None:
     import av
 
@@ -231,7 +250,7 @@ def _write_video(path: Path, frames: np.ndarray, crf: int) -> None:
                           "sc_threshold": "0", "threads": "1"}
         stream.thread_count = 1
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(_rgb_to_yuv420p(frame), format="yuv420p")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
