@@ -50,6 +50,7 @@ setup(
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
+            "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
             "videomae-ava-toy-dataset=videomae_action_detection.training.toy_dataset:main",
             "videomae-ava-train=videomae_action_detection.training.run_action_detection:console_main",
         ]
