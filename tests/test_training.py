@@ -18,18 +18,19 @@ import torch
 
 from conftest import REPO_ROOT, tiny_config
 
-TINY_TOY = dict(train_videos=6, val_videos=3, keyframes_per_video=3, width=96, height=80, min_people=1,
+TINY_TOY = dict(train_videos=16, val_videos=3, keyframes_per_video=3, width=96, height=96, min_people=1,
                 max_people=2)
 TINY_MODEL = "hidden_size=32,num_hidden_layers=1,num_attention_heads=4,intermediate_size=64,num_frames=4," \
-             "image_size=[80,96],drop_path_rate=0.0,head_dropout=0.0"
+             "image_size=[96,96],drop_path_rate=0.0,head_dropout=0.0"
 
 
 def tiny_args(data_dir, output_dir, *extra):
     """Arguments of a tiny run on the tiny toy set: 4 frames 16 apart (the 64-frame window), frames as generated."""
     return [
-        "--data_dir", str(data_dir), "--output_dir", str(output_dir), "--config_name", "toy",
-        "--config_overrides", TINY_MODEL, "--frame_interval", "16", "--short_side", "80",
-        "--train_scale_range", "80", "88", "--crop_size", "80", "96",
+        "--data_dir", str(data_dir), "--dataset_cache_dir", str(Path(data_dir).parent / "datasets-cache"),
+        "--output_dir", str(output_dir), "--config_name", "toy",
+        "--config_overrides", TINY_MODEL, "--frame_interval", "16", "--short_side", "96",
+        "--train_scale_range", "96", "104", "--crop_size", "96", "96",
         "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--learning_rate", "2e-3",
         "--layer_decay", "1.0", "--warmup_epochs", "1", "--dataloader_num_workers", "0", "--use_cpu",
         "--logging_steps", "5", "--seed", "0", "--disable_tqdm", "true", *extra,
@@ -108,9 +109,9 @@ def test_toy_round_trip_through_builder_and_processor(toy_dir):
     from videomae_action_detection.processing import MMACTION2_MEAN, MMACTION2_STD, ava_video_processor, read_clip
     from videomae_action_detection.training.ava_dataset import load_ava_dataset
 
-    dataset = load_ava_dataset(toy_dir, "ava")
+    dataset = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")
     assert len(dataset["validation"]) == TINY_TOY["val_videos"] * TINY_TOY["keyframes_per_video"]
-    processor = ava_video_processor(size={"shortest_edge": 120})  # 80 x 96 -> 120 x 144
+    processor = ava_video_processor(size={"shortest_edge": 120})  # 96 x 96 -> 120 x 120
     mean = torch.tensor(MMACTION2_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(MMACTION2_STD).view(1, 3, 1, 1)
     checked = 0
@@ -185,11 +186,10 @@ def _random_baseline_map(toy_dir, output_dir, seeds=(0, 1, 2, 3, 4)) -> float:
         keyframe_key,
     )
     from videomae_action_detection.training.ava_files import read_label_map
-    from videomae_action_detection.training.run_action_detection import select_proposals
 
-    validation = load_ava_dataset(toy_dir, "ava")["validation"]
+    validation = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")["validation"]
     keys = [keyframe_key(v, t) for v, t in zip(validation["video_id"], validation["timestamp"])]
-    proposals = [select_proposals(p, s, 0.9) for p, s in zip(validation["proposals"], validation["proposal_scores"])]
+    proposals = [np.asarray(p).reshape(-1, 4) for p in validation["proposals"]]
     groundtruth = groundtruth_from_references(keys, validation["boxes"],
                                               [[[i + 1 for i in box] for box in ex] for ex in validation["labels"]])
     label_map = read_label_map(toy_dir / "annotations" / "ava_action_list_v2.2_for_activitynet_2019.pbtxt")
@@ -216,7 +216,7 @@ def test_short_training_learns_and_saves_a_hub_folder(trained, toy_dir):
     model = AutoModel.from_pretrained(output_dir)
     processor = AutoVideoProcessor.from_pretrained(output_dir)
     assert type(model).__name__ == "VideoMAEForActionDetection"
-    assert processor.size["shortest_edge"] == 80
+    assert processor.size["shortest_edge"] == 96
     card = ModelCard.load(output_dir / "README.md")
     result = card.data.eval_results[0]
     assert result.metric_value == pytest.approx(round(100 * metrics["eval_map"], 2))

@@ -62,7 +62,7 @@ POSE_WEIGHTS = (0.25, 0.25, 0.2, 0.15, 0.15)
 TOY_ACTION_IDS = tuple(sorted(POSE_ACTIONS + (CARRY, WAVE)))
 
 _SPEEDS = {STAND: 0.0, WALK: 0.6, RUN: 2.0, JUMP: 0.0, LIE: 0.0}  # pixels per frame
-_JUMP_PERIOD, _JUMP_HEIGHT = 24, 7  # frames, pixels
+_JUMP_PERIOD, _JUMP_HEIGHT = 24, 10  # frames, pixels
 _WAVE_PERIOD = 20
 _YOUTUBE_ID_CHARACTERS = string.ascii_letters + string.digits + "-_"
 _SKIN = (233, 190, 150)
@@ -83,11 +83,11 @@ class ToyDatasetSettings:
 
     seed: int = 0
     style: str = "ava"
-    train_videos: int = 40
-    val_videos: int = 12
-    keyframes_per_video: int = 5
+    train_videos: int = 300
+    val_videos: int = 40
+    keyframes_per_video: int = 2
     width: int = 160
-    height: int = 128
+    height: int = 144
     min_people: int = 2
     max_people: int = 3
     carry_probability: float = 0.35
@@ -107,8 +107,8 @@ class ToyDatasetSettings:
             raise ValueError(f"width and height must be even and at least 64 x 48, got {self.width} x {self.height}")
         if not 1 <= self.min_people <= self.max_people:
             raise ValueError(f"need 1 <= min_people <= max_people, got {self.min_people}, {self.max_people}")
-        if self.height // self.max_people < 40:
-            raise ValueError(f"max_people={self.max_people} people need a height of at least {40 * self.max_people}")
+        if self.height // self.max_people < 46:
+            raise ValueError(f"max_people={self.max_people} people need a height of at least {46 * self.max_people}")
         if self.train_videos < 1 or self.val_videos < 1 or self.keyframes_per_video < 1:
             raise ValueError("train_videos, val_videos and keyframes_per_video must be >= 1")
 
@@ -130,7 +130,7 @@ class _Person:
 
     def size(self) -> tuple[int, int]:
         """(width, height) of the person box."""
-        return (34, 14) if self.pose == LIE else (18, 32)
+        return (34, 14) if self.pose == LIE else (18, 34)
 
     def box_at(self, frame_index: int, width: int) -> tuple[float, float, float, float]:
         """Pixel box x1, y1, x2, y2 (exclusive ends) at 0-based video frame `frame_index`."""
@@ -152,18 +152,18 @@ class _Person:
             _fill(frame, x1 + 8, y1 + 3, x2, y2, self.colour)  # body, flat
             _fill(frame, x1, y1 + 3, x1 + 8, y1 + 11, _SKIN)  # head
             if CARRY in self.actions:
-                _fill(frame, x1 + 16, y1, x1 + 22, y1 + 4, _OBJECT)
+                _fill(frame, x1 + 16, y1, x1 + 23, y1 + 4, _OBJECT)
             return
         _fill(frame, x1 + 5, y1, x1 + 13, y1 + 8, _SKIN)  # head
         _fill(frame, x1 + 3, y1 + 9, x1 + 15, y2, self.colour)  # body
         if WAVE in self.actions:
             swing = (1 - np.cos(2 * np.pi * frame_index / _WAVE_PERIOD + self.phase)) / 2  # 0 down .. 1 up
-            arm_top = int(round(y1 + 16 - 16 * swing))
+            arm_top = int(round(y1 + 16 - 18 * swing))
         else:
             arm_top = y1 + 16
-        _fill(frame, x1 + 15, arm_top, x1 + 18, arm_top + 10, _SKIN)  # arm on the right
+        _fill(frame, x1 + 13, arm_top, x1 + 18, arm_top + 12, _SKIN)  # arm on the right
         if CARRY in self.actions:
-            _fill(frame, x1, y1 + 16, x1 + 5, y1 + 21, _OBJECT)  # object in the left hand
+            _fill(frame, x1, y1 + 14, x1 + 7, y1 + 21, _OBJECT)  # object in the left hand
 
 
 def _fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, colour) -> None:
