@@ -50,7 +50,7 @@ def trained(toy_dir, tmp_path_factory):
     from videomae_action_detection.training.run_action_detection import main
 
     output_dir = tmp_path_factory.mktemp("run") / "tiny-detector"
-    metrics = main(tiny_args(toy_dir, output_dir, "--num_train_epochs", "6"))
+    metrics = main(tiny_args(toy_dir, output_dir, "--num_train_epochs", "6", "--save_total_limit", "6"))
     return output_dir, metrics
 
 

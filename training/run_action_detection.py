@@ -196,6 +196,7 @@ class ActionDetectionTrainingArguments(TrainingArguments):
     )
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate every epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Keep the last N checkpoints."})
     logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Must stay False (clips are read lazily)."})
 

@@ -158,7 +158,7 @@ class _Person:
         _fill(frame, x1 + 3, y1 + 9, x1 + 15, y2, self.colour)  # body
         if WAVE in self.actions:
             swing = (1 - np.cos(2 * np.pi * frame_index / _WAVE_PERIOD + self.phase)) / 2  # 0 down .. 1 up
-            arm_top = int(round(y1 + 16 - 18 * swing))
+            arm_top = int(round(y1 + 16 - 22 * swing))  # from hanging down to raised above the head
         else:
             arm_top = y1 + 16
         _fill(frame, x1 + 13, arm_top, x1 + 18, arm_top + 12, _SKIN)  # arm on the right
