@@ -18,7 +18,7 @@ import torch
 
 from conftest import REPO_ROOT, tiny_config
 
-TINY_TOY = dict(train_videos=16, val_videos=3, keyframes_per_video=3, width=96, height=96, min_people=1,
+TINY_TOY = dict(train_videos=40, val_videos=5, keyframes_per_video=3, width=96, height=96, min_people=1,
                 max_people=2)
 TINY_MODEL = "hidden_size=32,num_hidden_layers=1,num_attention_heads=4,intermediate_size=64,num_frames=4," \
              "image_size=[96,96],drop_path_rate=0.0,head_dropout=0.0"
@@ -31,7 +31,7 @@ def tiny_args(data_dir, output_dir, *extra):
         "--output_dir", str(output_dir), "--config_name", "toy",
         "--config_overrides", TINY_MODEL, "--frame_interval", "16", "--short_side", "96",
         "--train_scale_range", "96", "104", "--crop_size", "96", "96",
-        "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--learning_rate", "2e-3",
+        "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--learning_rate", "3e-3",
         "--layer_decay", "1.0", "--warmup_epochs", "1", "--dataloader_num_workers", "0", "--use_cpu",
         "--logging_steps", "5", "--seed", "0", "--disable_tqdm", "true", *extra,
     ]
@@ -46,11 +46,11 @@ def toy_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(toy_dir, tmp_path_factory):
-    """A short training run (6 epochs, the same process) and its final metrics."""
+    """A short training run (8 epochs, the same process) and its final metrics."""
     from videomae_action_detection.training.run_action_detection import main
 
     output_dir = tmp_path_factory.mktemp("run") / "tiny-detector"
-    metrics = main(tiny_args(toy_dir, output_dir, "--num_train_epochs", "6", "--save_total_limit", "6"))
+    metrics = main(tiny_args(toy_dir, output_dir, "--num_train_epochs", "8", "--save_total_limit", "8"))
     return output_dir, metrics
 
 
@@ -232,9 +232,9 @@ def test_resume_from_checkpoint_gives_the_same_model(trained, toy_dir, tmp_path)
 
     output_dir, metrics = trained
     checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    assert len(checkpoints) == 6
+    assert len(checkpoints) == 8
     resumed_dir = tmp_path / "resumed"
-    resumed = main(tiny_args(toy_dir, resumed_dir, "--num_train_epochs", "6", "--resume_from_checkpoint",
+    resumed = main(tiny_args(toy_dir, resumed_dir, "--num_train_epochs", "8", "--resume_from_checkpoint",
                              str(checkpoints[3])))
     first, second = load_file(output_dir / "model.safetensors"), load_file(resumed_dir / "model.safetensors")
     for name in first:
@@ -256,11 +256,11 @@ def _evaluate(toy_dir, model_dir, output_dir, processes: int) -> dict:
 
 
 def test_evaluation_scores_every_proposal_once_on_one_and_two_processes(trained, toy_dir, tmp_path):
-    """9 keyframes, 2 per batch (and per process): the last batches are partial, the sampler repeats samples."""
+    """15 keyframes, 2 per batch (and per process): the last batches are partial, the sampler repeats one."""
     model_dir, _ = trained
     one = _evaluate(toy_dir, model_dir, tmp_path / "one", processes=1)
     two = _evaluate(toy_dir, model_dir, tmp_path / "two", processes=2)
-    assert one["eval_scored_keyframes"] == two["eval_scored_keyframes"] == 9
+    assert one["eval_scored_keyframes"] == two["eval_scored_keyframes"] == 15
     assert one["eval_scored_boxes"] == one["eval_proposals"]
     assert two["eval_scored_boxes"] == two["eval_proposals"] == one["eval_proposals"]
     assert two["eval_map"] == pytest.approx(one["eval_map"], abs=1e-6)

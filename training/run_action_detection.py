@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -451,6 +452,17 @@ class ActionDetectionTrainer(Trainer):
             self._created_lr_scheduler = True
         return self.lr_scheduler
 
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Resume through `from_pretrained`, which renames the saved `q_bias` / `v_bias` back to `query.bias` /
+        `value.bias` (the VideoMAE checkpoint conversion). The Trainer's own loader calls `load_state_dict(strict=False)`
+        on the raw file and silently leaves those biases at their current values (transformers 5.23)."""
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        model = self.model if model is None else model
+        logger.info(f"loading the model weights of {resume_from_checkpoint}")
+        loaded = type(model).from_pretrained(resume_from_checkpoint, config=model.config)
+        model.load_state_dict(loaded.state_dict(), strict=True)
+
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         # Only the padded logits are gathered; boxes_mask is implied by the eval set's proposals.
         ignore_keys = ignore_keys or ["boxes_mask", "feature_map", "hidden_states"]
@@ -470,7 +482,7 @@ def build_model(model_args: ModelArguments, toy: bool):
     """The model: from a checkpoint (VideoMAE backbone or detection folder) or a new one from a config."""
     overrides = {}
     if model_args.config_overrides:
-        for item in model_args.config_overrides.split(","):
+        for item in re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", model_args.config_overrides):
             name, _, value = item.partition("=")
             overrides[name.strip()] = json.loads(value) if value.strip()[:1] in "0123456789-[{tf" else value.strip()
     if model_args.drop_path_rate is not None:
