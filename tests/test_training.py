@@ -252,6 +252,8 @@ def _evaluate(toy_dir, model_dir, output_dir, processes: int) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     result = subprocess.run(script + args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    for rank in range(processes):
+        assert f"process {rank} of {processes}" in result.stderr
     return json.loads((Path(output_dir) / "eval_results.json").read_text())
 
 
@@ -265,3 +267,21 @@ def test_evaluation_scores_every_proposal_once_on_one_and_two_processes(trained,
     assert two["eval_scored_boxes"] == two["eval_proposals"] == one["eval_proposals"]
     assert two["eval_map"] == pytest.approx(one["eval_map"], abs=1e-6)
     assert (tmp_path / "one" / "detections_val.csv").read_text() == (tmp_path / "two" / "detections_val.csv").read_text()
+
+
+def test_two_process_training_with_torchrun(toy_dir, tmp_path):
+    """`torchrun --nproc_per_node 2 training/run_action_detection.py ...` trains (gloo, CPU) and evaluates."""
+    output_dir = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "training/run_action_detection.py",
+               *tiny_args(toy_dir, output_dir, "--num_train_epochs", "2", "--max_train_samples", "24")]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    assert "process 1 of 2 (distributed" in result.stderr
+    state = json.loads((output_dir / "trainer_state.json").read_text())
+    assert state["global_step"] == 2 * 3  # 24 clips / (4 per process x 2 processes) = 3 steps per epoch
+    assert "for a total batch of 8" in result.stderr
+    metrics = json.loads((output_dir / "eval_results.json").read_text())
+    assert metrics["eval_scored_boxes"] == metrics["eval_proposals"] and metrics["eval_scored_keyframes"] == 15
+    assert (output_dir / "model.safetensors").exists() and (output_dir / "README.md").exists()

@@ -32,6 +32,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+if __name__ == "__main__" and not __package__:
+    # Run as a file (`python training/run_action_detection.py`, `torchrun training/run_action_detection.py`): run the
+    # installed module instead, whose relative imports resolve.
+    import runpy
+
+    runpy.run_module("videomae_action_detection.training.run_action_detection", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
 import numpy as np
 import torch
 from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
@@ -600,6 +608,8 @@ def main(argv: list[str] | None = None) -> dict:
     layer_decay = model_args.layer_decay
     if layer_decay is None:
         layer_decay = recipe.layer_decay if recipe is not None else VIT_BASE.layer_decay
+    logger.warning(f"process {training_args.process_index} of {training_args.world_size} "
+                   f"({training_args.parallel_mode.value}, device {training_args.device})")
     total_batch = (training_args.per_device_train_batch_size * training_args.world_size
                    * training_args.gradient_accumulation_steps)
     if "learning_rate" not in flags and not (toy and "learning_rate" in TOY_TRAINING):
