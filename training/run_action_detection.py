@@ -88,7 +88,7 @@ TOY_MODEL_CONFIG = dict(
 TOY_TRAINING = {
     "learning_rate": (3e-3, "a small model trained from scratch takes a larger lr than finetuning a pre-trained ViT-B"),
     "layer_decay": (1.0, "no pre-trained layers to protect: every layer learns at the full lr"),
-    "num_train_epochs": (16.0, "16 epochs of the toy set (1200 steps) train it in minutes on 2 CPU cores"),
+    "num_train_epochs": (20.0, "20 epochs of the toy set (1500 steps) train it in minutes on 2 CPU cores"),
     "warmup_epochs": (1.0, "a short warm-up suits the short schedule"),
     "per_device_train_batch_size": (8, "small batches: more steps on a small set"),
     "per_device_eval_batch_size": (8, "toy clips share one size, so they batch"),
@@ -608,8 +608,10 @@ def main(argv: list[str] | None = None) -> dict:
     layer_decay = model_args.layer_decay
     if layer_decay is None:
         layer_decay = recipe.layer_decay if recipe is not None else VIT_BASE.layer_decay
-    logger.warning(f"process {training_args.process_index} of {training_args.world_size} "
-                   f"({training_args.parallel_mode.value}, device {training_args.device})")
+    # Every process says where it runs (a warning, so that the other ranks print it too).
+    (logger.warning if training_args.world_size > 1 else logger.info)(
+        f"process {training_args.process_index} of {training_args.world_size} "
+        f"({training_args.parallel_mode.value}, device {training_args.device})")
     total_batch = (training_args.per_device_train_batch_size * training_args.world_size
                    * training_args.gradient_accumulation_steps)
     if "learning_rate" not in flags and not (toy and "learning_rate" in TOY_TRAINING):

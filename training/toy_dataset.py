@@ -13,8 +13,10 @@ training script and of the end-to-end tests.
       videos/<video_id>.mp4                             H.264, 30 fps, AVA's 15-minute cut layout (starts at 900 s)
       toy_dataset.json                                  the settings and counts it was made with
 
-or, with `style="kinetics"`, Kinetics-style clips `videos/{youtube_id}_{start:06d}_{end:06d}.mp4` that start at
-`start` seconds on the timeline (AVA-Kinetics' layout; annotation timestamps are seconds of the YouTube video).
+and, with `style="ava_kinetics"`, also a Kinetics part as AVA-Kinetics ships it (the builder's `ava_kinetics`
+config): clips `videos/{youtube_id}_{start:06d}_{end:06d}.mp4` that start at second `start` of their YouTube video,
+`annotations/kinetics_{train,val}_v1.0.csv` (bare YouTube id, keyframe second of the YouTube video) and
+`annotations/kinetics_proposals_{train,val}.pkl` (keyed `"youtube_id,%04d"`), as many clips as AVA videos.
 
 The scene: a static textured background, up to `max_people` people (a coloured body with a skin-coloured head and
 arm) each in their own horizontal band, each doing one pose action and up to two others for the whole video:
@@ -60,9 +62,10 @@ CARRY, WAVE = 17, 69
 POSE_ACTIONS = (STAND, WALK, RUN, JUMP, LIE)
 POSE_WEIGHTS = (0.25, 0.25, 0.2, 0.15, 0.15)
 TOY_ACTION_IDS = tuple(sorted(POSE_ACTIONS + (CARRY, WAVE)))
+STYLES = ("ava", "ava_kinetics")
 
 _SPEEDS = {STAND: 0.0, WALK: 0.6, RUN: 2.0, JUMP: 0.0, LIE: 0.0}  # pixels per frame
-_JUMP_PERIOD, _JUMP_HEIGHT = 24, 10  # frames, pixels
+_JUMP_PERIOD, _JUMP_HEIGHT = 24, 8  # frames, pixels
 _WAVE_PERIOD = 20
 _YOUTUBE_ID_CHARACTERS = string.ascii_letters + string.digits + "-_"
 _SKIN = (233, 190, 150)
@@ -101,14 +104,14 @@ class ToyDatasetSettings:
     version: int = field(default=TOY_DATASET_VERSION)
 
     def check(self) -> None:
-        if self.style not in ("ava", "kinetics"):
-            raise ValueError(f"style must be 'ava' or 'kinetics', got {self.style!r}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
         if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 48:
             raise ValueError(f"width and height must be even and at least 64 x 48, got {self.width} x {self.height}")
         if not 1 <= self.min_people <= self.max_people:
             raise ValueError(f"need 1 <= min_people <= max_people, got {self.min_people}, {self.max_people}")
-        if self.height // self.max_people < 46:
-            raise ValueError(f"max_people={self.max_people} people need a height of at least {46 * self.max_people}")
+        if self.height // self.max_people < 48:
+            raise ValueError(f"max_people={self.max_people} people need a height of at least {48 * self.max_people}")
         if self.train_videos < 1 or self.val_videos < 1 or self.keyframes_per_video < 1:
             raise ValueError("train_videos, val_videos and keyframes_per_video must be >= 1")
 
@@ -130,7 +133,7 @@ class _Person:
 
     def size(self) -> tuple[int, int]:
         """(width, height) of the person box."""
-        return (34, 14) if self.pose == LIE else (18, 34)
+        return (34, 14) if self.pose == LIE else (18, 40)  # room above the head for a raised arm
 
     def box_at(self, frame_index: int, width: int) -> tuple[float, float, float, float]:
         """Pixel box x1, y1, x2, y2 (exclusive ends) at 0-based video frame `frame_index`."""
@@ -154,16 +157,16 @@ class _Person:
             if CARRY in self.actions:
                 _fill(frame, x1 + 16, y1, x1 + 23, y1 + 4, _OBJECT)
             return
-        _fill(frame, x1 + 5, y1, x1 + 13, y1 + 8, _SKIN)  # head
-        _fill(frame, x1 + 3, y1 + 9, x1 + 15, y2, self.colour)  # body
+        _fill(frame, x1 + 5, y1 + 6, x1 + 13, y1 + 14, _SKIN)  # head
+        _fill(frame, x1 + 3, y1 + 15, x1 + 15, y2, self.colour)  # body
         if WAVE in self.actions:
             swing = (1 - np.cos(2 * np.pi * frame_index / _WAVE_PERIOD + self.phase)) / 2  # 0 down .. 1 up
-            arm_top = int(round(y1 + 16 - 22 * swing))  # from hanging down to raised above the head
+            arm_top = int(round(y1 + 22 - 22 * swing))  # from hanging down to raised above the head
         else:
-            arm_top = y1 + 16
+            arm_top = y1 + 22
         _fill(frame, x1 + 13, arm_top, x1 + 18, arm_top + 12, _SKIN)  # arm on the right
         if CARRY in self.actions:
-            _fill(frame, x1, y1 + 14, x1 + 7, y1 + 21, _OBJECT)  # object in the left hand
+            _fill(frame, x1, y1 + 20, x1 + 7, y1 + 27, _OBJECT)  # object in the left hand
 
 
 def _fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, colour) -> None:
@@ -297,7 +300,8 @@ def _label_map_evaluated() -> str:
 
 
 def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyDatasetSettings, root: Path,
-           used_ids: set) -> dict:
+           used_ids: set, kinetics: bool = False) -> dict:
+    """Write one split's videos and annotation files: AVA movie cuts, or (`kinetics`) the Kinetics part."""
     csv_lines, excluded_lines, proposals = [], [], {}
     counts = {"videos": num_videos, "keyframes": 0, "boxes": 0, "keyframes_without_proposals": 0}
     duration = settings.keyframes_per_video + 3  # seconds: 2 s before the first keyframe, 1 s + 1 s after the last
@@ -307,11 +311,11 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
         while youtube_id in used_ids:
             youtube_id = _youtube_id(video_rng)
         used_ids.add(youtube_id)
-        if settings.style == "ava":
+        if not kinetics:
             start = AVA_TIMESTAMP_START
             file_name = f"{youtube_id}.mp4"
         else:
-            start = int(video_rng.integers(0, 200))
+            start = int(video_rng.integers(0, 290))
             file_name = f"{youtube_id}_{start:06d}_{start + duration:06d}.mp4"
         people = _people(video_rng, settings)
         background = _background(video_rng, settings.width, settings.height)
@@ -332,7 +336,7 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
                      for p in people]
             for person, box in zip(people, boxes):
                 for action_id in person.actions:
-                    csv_lines.append(f"{youtube_id},{second:04d},{box[0]:.3f},{box[1]:.3f},{box[2]:.3f},"
+                    csv_lines.append(f"{youtube_id},{second if kinetics else f'{second:04d}'},{box[0]:.3f},{box[1]:.3f},{box[2]:.3f},"
                                      f"{box[3]:.3f},{action_id},{person.person_id}")
             key = f"{youtube_id},{second:04d}"
             if video_rng.random() >= settings.no_proposal_rate:
@@ -345,6 +349,11 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
         excluded_lines.append(f"{youtube_id},{keyframes[-1] + 1:04d}")
 
     annotations = root / "annotations"
+    if kinetics:
+        (annotations / f"kinetics_{split}_v1.0.csv").write_text("\n".join(csv_lines) + "\n", encoding="utf-8")
+        with open(annotations / f"kinetics_proposals_{split}.pkl", "wb") as handle:
+            pickle.dump(proposals, handle, protocol=4)
+        return counts
     (annotations / f"ava_{split}_v2.2.csv").write_text("\n".join(csv_lines) + "\n", encoding="utf-8")
     (annotations / f"ava_{split}_excluded_timestamps_v2.2.csv").write_text("\n".join(excluded_lines) + "\n",
                                                                            encoding="utf-8")
@@ -361,7 +370,7 @@ def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwr
         output_dir: the data folder to create (`annotations/`, `videos/`). An existing complete toy set made with the
             same settings is reused as it is; a different or incomplete one is an error unless `overwrite`.
         seed: everything (ids, people, actions, textures, noise, proposals) follows from it.
-        settings: fields of `ToyDatasetSettings` (e.g. `train_videos=8`, `val_videos=4`, `style="kinetics"`).
+        settings: fields of `ToyDatasetSettings` (e.g. `train_videos=8`, `val_videos=4`, `style="ava_kinetics"`).
     """
     config = ToyDatasetSettings(seed=seed, **settings)
     config.check()
@@ -395,6 +404,9 @@ def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwr
             "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids),
             "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids),
         }
+        if config.style == "ava_kinetics":
+            counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids, True)
+            counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True)
         manifest = {
             "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
             "settings": asdict(config),
@@ -432,8 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("output_dir", nargs="?", default=None,
                         help=f"data folder to create (default: {default_toy_dataset_dir()})")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--style", choices=("ava", "kinetics"), default=defaults.style,
-                        help="AVA movie cuts starting at 900 s, or Kinetics-style clips {id}_{start:06d}_{end:06d}")
+    parser.add_argument("--style", choices=STYLES, default=defaults.style,
+                        help="AVA movie cuts starting at 900 s; ava_kinetics adds a Kinetics part (clips "
+                        "{id}_{start:06d}_{end:06d}, kinetics_{train,val}_v1.0.csv, kinetics_proposals_*.pkl)")
     for name in ("train_videos", "val_videos", "keyframes_per_video", "width", "height", "min_people", "max_people"):
         parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
@@ -453,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["TOY_ACTION_IDS", "ToyDatasetSettings", "default_toy_dataset_dir", "generate_toy_dataset", "main"]
+__all__ = ["STYLES", "TOY_ACTION_IDS", "ToyDatasetSettings", "default_toy_dataset_dir", "generate_toy_dataset", "main"]
 
 
 if __name__ == "__main__":
