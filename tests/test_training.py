@@ -158,6 +158,27 @@ def test_toy_ava_kinetics_round_trip(tmp_path):
         _assert_boxes_on_people(example, processor)
 
 
+def test_corrupt_video_is_an_error_naming_the_file(toy_dir, tmp_path):
+    """A truncated video read in a DataLoader worker stops training with the file and keyframe in the message."""
+    import datasets
+
+    from videomae_action_detection.processing import ava_video_processor
+    from videomae_action_detection.training.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.run_action_detection import AVAClipDataset, collate_action_detection
+
+    example = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")["validation"][-1]
+    broken = tmp_path / "broken.mp4"
+    data = Path(example["video_path"]).read_bytes()
+    broken.write_bytes(data[: len(data) // 3])
+    examples = datasets.Dataset.from_list([{**example, "video_path": str(broken)}])
+    clips = AVAClipDataset(examples, ava_video_processor(), train=True, clip_len=4, frame_interval=16, num_labels=80)
+    loader = torch.utils.data.DataLoader(clips, batch_size=1, num_workers=1, collate_fn=collate_action_detection,
+                                         timeout=120)
+    with pytest.raises(Exception, match="broken.mp4") as error:
+        next(iter(loader))
+    assert example["img_key"] in str(error.value)
+
+
 # ----------------------------------------------------------------------------------------------- optimisation
 
 
