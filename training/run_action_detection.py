@@ -389,13 +389,16 @@ class AVAFrameMapEvaluation:
         return metrics
 
 
+# AVA's action groups (label_type of the label map) under the short names of the metrics.
+ACTION_GROUPS = {"PERSON_MOVEMENT": "pose", "OBJECT_MANIPULATION": "object", "PERSON_INTERACTION": "interaction"}
+
+
 def group_means(outcome: FrameMapOutcome) -> dict[str, float]:
     """Mean AP per AVA action group (pose, object manipulation, person interaction) over classes with an AP."""
-    groups = {"PERSON_MOVEMENT": "pose", "OBJECT_MANIPULATION": "object", "PERSON_INTERACTION": "interaction"}
-    values: dict[str, list[float]] = {name: [] for name in groups.values()}
+    values: dict[str, list[float]] = {name: [] for name in ACTION_GROUPS.values()}
     for action_id, value in outcome.average_precision.items():
         if not math.isnan(value):
-            values[groups[AVA_ACTION_TYPES[action_id]]].append(value)
+            values[ACTION_GROUPS[AVA_ACTION_TYPES[action_id]]].append(value)
     return {name: float(np.mean(v)) if v else float("nan") for name, v in values.items()}
 
 
@@ -406,8 +409,7 @@ def summary_table(outcome: FrameMapOutcome, protocol: str, extremes: int = 3) ->
     counts: dict[str, int] = {}
     for action_id, value in outcome.average_precision.items():
         if not math.isnan(value):
-            group = {"PERSON_MOVEMENT": "pose", "OBJECT_MANIPULATION": "object",
-                     "PERSON_INTERACTION": "interaction"}[AVA_ACTION_TYPES[action_id]]
+            group = ACTION_GROUPS[AVA_ACTION_TYPES[action_id]]
             counts[group] = counts.get(group, 0) + 1
     for group, value in group_means(outcome).items():
         shown = "-" if math.isnan(value) else f"{100 * value:.2f}"
