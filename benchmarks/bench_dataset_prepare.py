@@ -111,10 +111,11 @@ def main():
 
         print(f"\n{sizes['keyframes']} keyframes, {sizes['rows']} CSV rows, {sizes['movies']} movies, "
               f"{len(dataset['train'])} train examples after exclusions\n")
-        print(f"| {'step':<52} | {'seconds':>8} |")
-        print(f"|{'-' * 54}|{'-' * 10}|")
+        width = max(len(name) for name, _ in timings)
+        print(f"| {'step':<{width}} | {'seconds':>8} |")
+        print(f"|{'-' * (width + 2)}|{'-' * 10}|")
         for name, seconds in timings:
-            print(f"| {name:<52} | {seconds:8.2f} |")
+            print(f"| {name:<{width}} | {seconds:8.2f} |")
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)

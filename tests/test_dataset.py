@@ -92,7 +92,8 @@ def test_builder_examples_equal_mmaction2(tmp_path, case, config):
         assert [row["img_key"] for row in rows] == [record["img_key"] for record in expected]
         for row, record in zip(rows, expected):
             assert row["clip_name"] == record["video_id"]
-            assert row["video_id"] == record["video_id"].rsplit("_", 2)[0] if len(record["video_id"]) > 11 else record["video_id"]
+            youtube_id = record["video_id"].rsplit("_", 2)[0] if len(record["video_id"]) > 11 else record["video_id"]
+            assert row["video_id"] == youtube_id
             assert row["timestamp"] == record["timestamp"]
             assert row["frame_dir"] == str(data_dir / "rawframes" / record["video_id"]) and row["video_path"] == ""
             assert (row["timestamp_start"], row["timestamp_end"]) == (record["timestamp_start"], record["timestamp_end"])
