@@ -147,6 +147,11 @@ def test_card_generator_puts_measured_results_in_the_same_fields(tmp_path):
     }
     assert "measured by this project" in loaded.text and "Trained for 20 epochs on 8 GPUs." in loaded.text
     assert '"me/my-run"' in loaded.text
+    assert loaded.data.datasets == ["ava", "ava-kinetics"]
+    # weights trained on something else (the toy set) claim no Hub data set
+    toy_card = build_model_card("toy-run", recipe_config(VIT_BASE), results=[measured], datasets=())
+    write_model_card(toy_card, tmp_path / "toy.md")
+    assert ModelCard.load(tmp_path / "toy.md").data.datasets is None
 
 
 # ------------------------------------------------------------------------------------------------ converted folders

@@ -124,7 +124,7 @@ class ConvertedCheckpoint:
     release: ReleasedCheckpoint | None = None
 
 
-def _metadata(model_name: str, results) -> str:
+def _metadata(model_name: str, results, datasets=DATASETS) -> str:
     """The card's YAML: library, licence, tags, datasets and a `model-index` with one entry per result.
 
     huggingface_hub's `ModelCardData` merges results on the same task and dataset into one entry with the first
@@ -135,7 +135,7 @@ def _metadata(model_name: str, results) -> str:
         library_name="transformers",
         license=WEIGHTS_LICENSE,
         tags=list(TAGS),
-        datasets=list(DATASETS),
+        datasets=list(datasets) or None,
         metrics=["mAP"] if results else None,
     ).to_dict()
     if results:
@@ -377,6 +377,7 @@ def build_model_card(
     results=(),
     converted_from: ConvertedCheckpoint | None = None,
     training_notes: str | None = None,
+    datasets=DATASETS,
 ) -> str:
     """The model card (markdown with YAML metadata) of a `VideoMAEForActionDetection` folder; write it with
     `write_model_card`, and read it back with `huggingface_hub.ModelCard.load`.
@@ -390,6 +391,8 @@ def build_model_card(
         results: `EvaluationResult`s for the text and `model-index` (reported by the source and/or measured here).
         converted_from: the mmaction2 file the weights were converted from, for the provenance section.
         training_notes: markdown about how these weights were trained (the training script), placed before the recipe.
+        datasets: the Hub data set ids of the metadata's `datasets:` (default AVA and AVA-Kinetics; empty for weights
+            trained on something else, such as the generated toy set).
 
     The folder is expected to hold the video processor (`video_preprocessor_config.json`): the usage sample reads a
     video with it.
@@ -424,7 +427,7 @@ def build_model_card(
             _citation_section(),
         ]
     )
-    return _card(_metadata(model_name, results), body)
+    return _card(_metadata(model_name, results, datasets), body)
 
 
 def build_backbone_card(

@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> dict:
     results: list = []
 
     def write_card(folder: Path):
-        from .model_card import EvaluationResult, build_model_card, write_model_card
+        from .model_card import DATASETS, EvaluationResult, build_model_card, write_model_card
 
         name = Path(training_args.output_dir).name
         notes = (f"Trained with `training/run_action_detection.py` ({'toy data set' if toy else data_args.data_dir}, "
@@ -657,7 +657,8 @@ def main(argv: list[str] | None = None) -> dict:
                  f"{training_args.weight_decay}, {training_args.warmup_epochs:g} warm-up epochs, clip "
                  f"{config.num_frames} x {data_args.frame_interval}.")
         card = build_model_card(name, config, repo_id=training_args.hub_model_id or name,
-                                recipe=recipe if not toy else None, results=results, training_notes=notes)
+                                recipe=recipe if not toy else None, results=results, training_notes=notes,
+                                datasets=() if toy else DATASETS)
         write_model_card(card, folder / "README.md")
 
     trainer = ActionDetectionTrainer(
