@@ -95,7 +95,7 @@ def run_variant(name: str, args, folder: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", default=str(REPO.parent / "shared" / "fixtures" / "videos" / "bikes.mp4"))
+    parser.add_argument("--video", default=str(REPO / "tests" / "fixtures" / "videos" / "bikes.mp4"))
     parser.add_argument("--variants", nargs="+", default=["tiny", "base"], choices=sorted(VARIANTS))
     parser.add_argument("--keyframes", type=int, help="keyframes per variant (default: 10 tiny, 2 ViT-B)")
     parser.add_argument("--short_side", type=int, default=256)

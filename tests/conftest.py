@@ -1,5 +1,9 @@
 """Shared test helpers: fixture paths, tiny model configs, a Python process that cannot import this package."""
 
+import hashlib
+import io
+import json
+import lzma
 import os
 import subprocess
 import sys
@@ -9,17 +13,45 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def fixture_path(*parts: str) -> Path:
-    """A path under `../shared/fixtures/` (relative to the repo root); fails loudly when the fixtures are missing."""
+    """A path under `tests/fixtures/` (the reference outputs the tests compare with); fails loudly when missing."""
     path = FIXTURES.joinpath(*parts)
     if not path.exists():
-        raise FileNotFoundError(f"reference fixture missing: {path} (the tests need ../shared/fixtures beside the repo)")
+        raise FileNotFoundError(f"reference fixture missing: {path}")
     return path
+
+
+def load_model_case(case: str) -> dict:
+    """The tensors of `tests/fixtures/mmaction2_model/<case>/`, `pixel_values` (NCTHW float32) included.
+
+    The stored copy leaves the inputs out: they are regenerated from the seed the reference used and checked
+    against the SHA-256 recorded in `regenerated_inputs.json`.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    folder = fixture_path("mmaction2_model", case)
+    tensors = load_file(str(folder / "tensors.safetensors"))
+    for name, recipe in json.loads((folder / "regenerated_inputs.json").read_text()).items():
+        torch.manual_seed(recipe["seed"])
+        tensor = torch.randn(recipe["shape"], dtype=torch.float32)
+        digest = hashlib.sha256(tensor.numpy().tobytes()).hexdigest()
+        if digest != recipe["sha256_of_float32_bytes"]:
+            raise AssertionError(f"{folder}: regenerated {name} differs from the reference input (sha256 {digest})")
+        tensors[name] = tensor
+    return tensors
+
+
+def load_npy_xz(path: Path):
+    """A `.npy.xz` fixture (an xz-compressed numpy array) as the array."""
+    import numpy as np
+
+    return np.load(io.BytesIO(lzma.decompress(Path(path).read_bytes())), allow_pickle=False)
 
 
 def tiny_config(**overrides):

@@ -1,7 +1,7 @@
 """A minimal stand-in for the Hugging Face Hub's upload API, on 127.0.0.1, for testing pushes without the internet.
 
 It answers the four routes `huggingface_hub` uses to create a repo and commit files in "regular" mode (file contents
-base64 in the commit's NDJSON; see ../shared/docs/hf_integration_notes.md §7):
+base64 in the commit's NDJSON, which `huggingface_hub` chooses when the preupload answer says `regular`):
 
 - `POST /api/repos/create` -> `{"url": "<endpoint>/<repo>"}`
 - `POST /api/models/<repo>/preupload/<revision>` -> every file `uploadMode: regular`

@@ -14,11 +14,10 @@ import pytest
 import torch
 from accelerate import init_empty_weights
 from huggingface_hub import ModelCard
-from safetensors.torch import load_file
 from transformers import VideoMAEForVideoClassification
 
 import convert_checkpoints
-from conftest import REPO_ROOT, fixture_path, run_without_package, tiny_config
+from conftest import REPO_ROOT, fixture_path, load_model_case, run_without_package, tiny_config
 from fake_hub import FakeHub
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection, ava_id2label
 from videomae_action_detection.processing import ava_video_processor, read_clip
@@ -27,13 +26,13 @@ from videomae_action_detection.training.model_card import EvaluationResult, buil
 from videomae_action_detection.training.recipe import RECIPES, VIT_BASE, VIT_LARGE
 
 HUB_CONFIGS = REPO_ROOT / "hub_configs"
-# Backbone parameters of mmaction2's VisionTransformer, counted by instantiating it (mmaction2_reference.md §2.4).
+# Backbone parameters of mmaction2's VisionTransformer, counted by instantiating it in mmaction2 1.2.0.
 MMACTION2_BACKBONE_PARAMETERS = {"base": 86_227_200, "large": 303_860_736}
 
 
 def load_case(case: str):
     folder = fixture_path("mmaction2_model", case)
-    tensors = load_file(str(folder / "tensors.safetensors"))
+    tensors = load_model_case(case)
     pixel_values = tensors["pixel_values"].permute(0, 2, 1, 3, 4)  # fixture NCTHW -> our NTCHW
     boxes = [tensors[f"proposals_{i}"] for i in range(pixel_values.shape[0])]
     return folder, tensors, pixel_values, boxes

@@ -1,7 +1,7 @@
-"""Action detection on a user video (issue 8): keyframe schedule, person boxes from a proposals file or an object
+"""Action detection on a user video: keyframe schedule, person boxes from a proposals file or an object
 detector, the AVA CSV, the JSON, the annotated video, the pipeline and bad input.
 
-Tiny random models on `../shared/fixtures/videos/bikes.mp4` (640x272, 25 fps, 250 frames, 10 s), short side 64.
+Tiny random models on `tests/fixtures/videos/bikes.mp4` (640x272, 25 fps, 250 frames, 10 s), short side 64.
 """
 
 import json

@@ -1,5 +1,6 @@
 """VideoMAEForActionDetection against mmaction2 1.2.0 (fixtures), its loss, loading paths and input checks."""
 
+import itertools
 import json
 import pickle
 
@@ -8,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
 
-from conftest import fixture_path, run_without_package, tiny_config
+from conftest import fixture_path, load_model_case, run_without_package, tiny_config
 from convert_checkpoints import ConversionError, convert_detection_checkpoint, save_converted
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from videomae_action_detection.modeling.loss_videomae_action_detection import assign_proposals_to_ground_truth
@@ -20,7 +21,7 @@ MODEL_CASES = ["interp_batch2", "square224_training_checkpoint"]
 
 def load_case(case: str):
     folder = fixture_path("mmaction2_model", case)
-    tensors = load_file(str(folder / "tensors.safetensors"))
+    tensors = load_model_case(case)
     pixel_values = tensors["pixel_values"].permute(0, 2, 1, 3, 4)  # fixture NCTHW -> our NTCHW
     boxes = [tensors[f"proposals_{i}"] for i in range(pixel_values.shape[0])]
     return folder, tensors, pixel_values, boxes
@@ -69,7 +70,7 @@ def test_roi_features_match_mmaction2():
 
 def test_training_loss_and_assignment_match_mmaction2():
     folder = fixture_path("mmaction2_model", "loss_batch2")
-    tensors = load_file(str(folder / "tensors.safetensors"))
+    tensors = load_model_case("loss_batch2")
     expected = json.loads((folder / "case.json").read_text())["losses"]["loss_action_cls"]
     model, _ = convert_detection_checkpoint(folder / "checkpoint.pth")
     model.train()
@@ -116,15 +117,24 @@ def test_low_quality_matching_reassigns_to_the_later_ground_truth():
 def test_at_most_sampler_num_positives_enter_the_loss():
     torch.manual_seed(0)
     model = VideoMAEForActionDetection(tiny_config(sampler_num=3, head_dropout=0.0)).train()
-    pixel_values = torch.randn(1, 4, 3, 32, 32)
-    gt = torch.tensor([[0.0, 0.0, 16.0, 16.0]])
-    proposals = gt.repeat(5, 1)  # 5 positives + 1 ground truth = 6 candidates, 3 kept
+    with torch.no_grad():
+        model.roi_head.classifier.weight.mul_(100.0)  # make nearby boxes' losses clearly different
+    pixel_values = torch.randn(1, 4, 3, 64, 64)
+    gt = torch.tensor([[8.0, 8.0, 40.0, 40.0]])
+    # 5 distinct proposals, each a positive (IoU >= 0.9 with the ground truth): 6 candidates, 3 kept
+    proposals = gt + torch.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0], [-1.0, 0.0, 0.0, 0.0],
+                                   [0.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]])
     labels = [torch.zeros(1, 80)]
     labels[0][0, 11] = 1
-    output = model(pixel_values, [proposals], labels=labels, gt_boxes=[gt])
-    # all candidates share one box, so every selected logit row is identical: the loss equals the single-row loss
-    single = torch.nn.functional.binary_cross_entropy_with_logits(output.logits[0, 0], labels[0][0])
-    assert torch.allclose(output.loss, single, atol=1e-6)
+    loss = model(pixel_values, [proposals], labels=labels, gt_boxes=[gt]).loss
+    # Each candidate's own loss, from the same weights (no dropout / stochastic depth in this config).
+    with torch.no_grad():
+        candidate_logits = model.eval()(pixel_values, [torch.cat([gt, proposals])]).logits[0]
+    row_losses = torch.nn.functional.binary_cross_entropy_with_logits(
+        candidate_logits, labels[0].expand(6, -1), reduction="none").mean(dim=1)
+    subset_means = torch.stack([row_losses[list(rows)].mean() for rows in itertools.combinations(range(6), 3)])
+    assert (subset_means - loss.detach()).abs().min() < 1e-6  # the mean over exactly 3 candidates
+    assert (row_losses.mean() - loss.detach()).abs() > 1e-4  # not over all 6 (the candidates differ)
 
 
 def test_select_positive_rois_caps_the_count():

@@ -67,9 +67,12 @@ def test_layer_ids_and_groups_follow_mmaction2():
 
 
 def test_vit_b_scales_match_mmaction2_reference():
-    scales = [0.75 ** (12 + 1 - layer) for layer in range(14)]
+    # ViT-B's 12 blocks (at a tiny width): 14 layer ids, whose lr scales mmaction2 gives as 0.75 ** (13 - layer id)
+    model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=12, hidden_size=8, num_attention_heads=2, intermediate_size=8))
+    scales = {group["layer_id"]: group["lr_scale"] for group in layer_decay_parameter_groups(model, 1.25e-4, 0.05, 0.75)}
+    assert sorted(scales) == list(range(14))
     assert scales[0] == pytest.approx(0.02376, abs=1e-5) and scales[1] == pytest.approx(0.03168, abs=1e-5)
-    assert scales[12] == 0.75 and scales[13] == 1.0
+    assert scales[6] == pytest.approx(0.1335, abs=1e-4) and scales[12] == 0.75 and scales[13] == 1.0
 
 
 def test_linear_scaling_and_short_warmups():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fixture_path, run_without_package
+from conftest import fixture_path, load_npy_xz, run_without_package
 from videomae_action_detection.processing import (
     MMACTION2_MEAN,
     MMACTION2_STD,
@@ -131,7 +131,7 @@ def test_frame_folder_val_pipeline_matches_mmaction2():
     processor = ava_video_processor()
     kwargs = dict(boxes=EXPECTED["proposals_normalized"], gt_boxes=EXPECTED["gt_bboxes_normalized"], return_tensors="pt")
     out = processor(frames, do_normalize=False, **kwargs)
-    reference = np.load(PIPELINE / "val_frames_uint8.npy")
+    reference = load_npy_xz(PIPELINE / "val_frames_uint8.npy.xz")
     assert out["pixel_values"].shape[-2:] == tuple(expected["img_shape"]) == reference.shape[1:3]
     diff = np.abs(levels(out) - reference)
     box_diff = max(
@@ -153,7 +153,7 @@ def test_frame_folder_val_pipeline_matches_mmaction2():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_frame_folder_train_pipeline_replays_mmaction2(seed):
     expected = next(r for r in EXPECTED["results"]["train"] if r["seed"] == seed)
-    reference = np.load(PIPELINE / f"train_seed{seed}_frames_uint8.npy")
+    reference = load_npy_xz(PIPELINE / f"train_seed{seed}_frames_uint8.npy.xz")
     processor = ava_video_processor()
     box_kwargs = dict(boxes=EXPECTED["proposals_normalized"], gt_boxes=EXPECTED["gt_bboxes_normalized"])
 

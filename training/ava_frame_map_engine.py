@@ -1,6 +1,6 @@
 """Vectorised AVA frame-mAP@IoU that reproduces the ActivityNet evaluator and mmaction2's re-implementation exactly.
 
-What "exactly" takes (all of it checked against the reference outputs in `../shared/fixtures/ava_eval/`):
+What "exactly" takes (all of it checked against the reference outputs in `tests/fixtures/ava_eval/`):
 - The precision-recall curve of a class sorts the concatenation of that class's per-keyframe score arrays with
   `np.argsort` (numpy's default, unstable sort), so tied scores keep whatever order that sort gives the array the
   reference builds. We build the same array (same keyframe order, same order inside a keyframe, same dtype) and sort

@@ -23,7 +23,7 @@ MMACTION2_DOWNLOAD = "https://download.openmmlab.com/mmaction/v1.0"
 MMACTION2_DETECTION_README = "https://github.com/open-mmlab/mmaction2/tree/main/configs/detection/videomae"
 MMACTION2_RECOGNITION_README = "https://github.com/open-mmlab/mmaction2/tree/main/configs/recognition/videomae"
 
-# How the reported numbers were measured, as far as the sources tell (see ../shared/docs/mmaction2_reference.md §6).
+# How the reported numbers were measured, as far as mmaction2's configs, README and logs tell.
 REPORTED_EVALUATION_PROTOCOL = (
     "frame-mAP@0.5IoU on AVA v2.2 val over the 60 evaluated classes "
     "(ava_action_list_v2.2_for_activitynet_2019.pbtxt), with the excluded timestamps, FAIR person proposals "

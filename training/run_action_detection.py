@@ -310,7 +310,8 @@ def _pad(tensors: list[torch.Tensor], value: float) -> tuple[torch.Tensor, torch
 
 def collate_action_detection(samples: list[dict]) -> dict:
     """Stack clips; pad boxes, ground truth and labels batch-first (labels' padded rows are -100), so the Trainer's
-    gathering keeps every row (see hf_integration_notes.md §4.2)."""
+    gathering keeps every row: on the last eval batch the Trainer slices every tensor to the number of remaining
+    clips along dim 0, which would cut a flat (boxes, classes) tensor short."""
     sizes = {tuple(sample["pixel_values"].shape) for sample in samples}
     if len(sizes) > 1:
         raise ValueError(
