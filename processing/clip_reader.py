@@ -398,6 +398,7 @@ def open_video(path):
 
 
 def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_description, decode_info):
+    av = _import_av()
     container, stream = open_video(path)
     with container:
         time_base = stream.time_base
