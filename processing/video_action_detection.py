@@ -209,8 +209,10 @@ class ProposalsFile:
         return entries
 
     def _read_csv(self) -> dict:
+        from ..training.ava_files import open_annotation_text
+
         grouped: dict = {}
-        with open(self.path, newline="", encoding="utf-8") as handle:
+        with open_annotation_text(self.path) as handle:
             for line, row in enumerate(csv.reader(handle), start=1):
                 if not row:
                     continue
