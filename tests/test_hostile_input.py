@@ -74,3 +74,117 @@ def test_bom_is_not_part_of_the_first_video_id_in_any_csv_reader(tmp_path):
     label_map = tmp_path / "labels.pbtxt"
     label_map.write_bytes(_BOM + b'item {\n  name: "stand"\n  id: 12\n}\n')
     assert read_label_map(label_map) == {12: "stand"}
+
+
+# ------------------------------------------------------------------------------------------------ unpicklers
+def _checkpoint_with_pickle(path: Path, pickle_bytes: bytes) -> Path:
+    """A torch.save zip whose data.pkl is replaced by `pickle_bytes` (hand-written opcodes)."""
+    import zipfile
+
+    import torch
+
+    template = path.with_suffix(".template")
+    torch.save({}, template)
+    with zipfile.ZipFile(template) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = pickle_bytes if item.filename.endswith("/data.pkl") else source.read(item)
+            target.writestr(item, data)
+    template.unlink()
+    return path
+
+
+def test_a_refused_checkpoint_cannot_change_what_later_loads_return(tmp_path):
+    """Issue 13 item 1: BUILD was applied to torch's real `_rebuild_tensor_v2` before the file was refused."""
+    import torch
+
+    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
+
+    # GLOBAL torch._utils._rebuild_tensor_v2; BUILD (None, {"__kwdefaults__"-like attribute}); then os.system
+    payload = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x06\x00\x00\x00markerK\x01s\x86bcos\nsystem\n."
+    path = _checkpoint_with_pickle(tmp_path / "evil.pth", payload)
+    try:
+        with pytest.raises(UntrustedPickleError, match=r"evil\.pth: refused BUILD on .*_rebuild_tensor_v2"):
+            load_checkpoint(path)
+        assert not hasattr(torch._utils._rebuild_tensor_v2, "marker")
+    finally:
+        vars(torch._utils._rebuild_tensor_v2).pop("marker", None)
+
+
+def test_a_refused_data_pickle_cannot_rewrite_a_numpy_module(tmp_path):
+    """Issue 13 item 1: `numpy.dtypes.__dict__` was handed out and SETITEM rewrote it."""
+    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_pickled_data
+
+    real = np.dtypes.Float64DType
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(b"\x80\x02cnumpy.dtypes\n__dict__\nX\x0c\x00\x00\x00Float64DTypeX\x03\x00\x00\x00bads.")
+    try:
+        with pytest.raises(UntrustedPickleError, match=r"evil\.pkl: refused to load numpy\.dtypes\.__dict__"):
+            load_pickled_data(path)
+        assert np.dtypes.Float64DType is real
+    finally:
+        np.dtypes.Float64DType = real
+
+
+def test_a_data_pickle_cannot_modify_numpy_shared_dtypes(tmp_path):
+    """BUILD on `numpy.dtype('f8', False, False)` (numpy's shared float64 object) acts on a copy."""
+    import pickle
+
+    from videomae_action_detection.training.untrusted_pickle import load_pickled_data
+
+    path = tmp_path / "dtype.pkl"
+    path.write_bytes(pickle.dumps(np.dtype("f8"), protocol=2).replace(b"\x89\x88", b"\x89\x89"))  # copy=False
+    loaded = load_pickled_data(path)
+    assert loaded == np.dtype("f8") and loaded is not np.dtype("f8")
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x00\x04\x85R.", "refused bytearray"),  # 64 MiB from 20 bytes
+        (b"\x80\x02c__builtin__\nset\nc__builtin__\nrange\nJ\x40\x42\x0f\x00\x85R\x85R.", "refused to load builtins.range"),
+        (b"\x80\x02c__builtin__\nset\nJ\x40\x42\x0f\x00\x85R.", "refused set"),
+        (b"\x80\x02cnumpy\nndarray\nJ\x00\x00\x00\x04\x85R.", "refused a call on class numpy.ndarray"),
+        (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.", "only latin1"),
+        (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\x00\x00\x04\x85U\x01b\x87R.",
+         "numpy pickles start empty"),
+    ],
+    ids=["bytearray-64MiB", "set-of-range", "set-of-int", "ndarray-call", "zlib-codec", "reconstruct-shape"],
+)
+def test_a_small_data_pickle_cannot_allocate_much(tmp_path, payload, message):
+    """Issue 13 item 1: `bytearray(64 MiB)`, `set(range(10**6))` ... were built from a few bytes."""
+    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_pickled_data
+
+    path = tmp_path / "small.pkl"
+    path.write_bytes(payload)
+    with pytest.raises(UntrustedPickleError, match=message) as caught:
+        load_pickled_data(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_stride_zero_tensor_is_refused_before_anything_makes_it_contiguous(tmp_path):
+    """Issue 13 item 1: a (10**6, 10**6) view of one float loaded fine; `.contiguous()` would ask for 4 TB."""
+    import torch
+
+    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
+
+    path = tmp_path / "broadcast.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1).expand(10**6, 10**6)}}, path)
+    with pytest.raises(UntrustedPickleError, match=r"broadcast\.pth: refused a tensor of shape \(1000000, 1000000\)"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"\x80\x02)Q.", b"\x80\x02(X\x07\x00\x00\x00storageQ.", b"\x80\x02X\x01\x00\x00\x00ab."],
+    ids=["empty-persistent-id", "short-persistent-id", "build-on-str"],
+)
+def test_garbage_checkpoint_is_one_clear_error_naming_the_file(tmp_path, payload):
+    """torch's own IndexError / ValueError / AttributeError on garbage become one error that names the file."""
+    import pickle
+
+    from videomae_action_detection.training.untrusted_pickle import load_checkpoint
+
+    path = _checkpoint_with_pickle(tmp_path / "garbage.pth", payload)
+    with pytest.raises((ValueError, pickle.UnpicklingError)) as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value)
