@@ -149,11 +149,43 @@ def read_mmaction2_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor]
         state_dict, meta = checkpoint, {}
     else:
         raise ConversionError(f"{path}: expected an mmaction2 checkpoint with a 'state_dict', found {type(checkpoint)}")
-    state_dict = {key.removeprefix("module."): value for key, value in state_dict.items()}
+    state_dict = _strip_module_prefix(state_dict, path)
     non_tensors = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
     if non_tensors:
         raise ConversionError(f"{path}: state_dict entries that are not tensors: {non_tensors[:5]}")
+    _check_finite(state_dict, path)
     return state_dict, meta if isinstance(meta, dict) else {}
+
+
+def _strip_module_prefix(state_dict: dict, path) -> dict:
+    """Drop DataParallel's `module.` prefix; a state_dict holding both `module.X` and `X` is ambiguous: refused."""
+    stripped = {}
+    for key, value in state_dict.items():
+        name = key.removeprefix("module.")
+        if name in stripped:
+            raise ConversionError(
+                f"{path}: the state_dict holds both 'module.{name}' and '{name}'; which one is the model is ambiguous"
+            )
+        stripped[name] = value
+    return stripped
+
+
+def _check_finite(state_dict: dict[str, torch.Tensor], path) -> None:
+    """Refuse NaN / inf weights, naming the tensors (they would otherwise surface as a NaN self-check)."""
+    bad = []
+    for key, tensor in state_dict.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            count = int((~torch.isfinite(tensor)).sum())
+            if count:
+                bad.append(f"{key} ({count} of {tensor.numel()} values)")
+    if bad:
+        raise ConversionError(f"{path}: non-finite weights (NaN or inf) in {', '.join(bad[:5])}"
+                              + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else ""))
+
+
+def _reduced_precision(tensor: torch.Tensor) -> str | None:
+    """'fp16' / 'bf16' for a half-precision tensor, else None."""
+    return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(tensor.dtype)
 
 
 def file_sha256(path: str | Path, progress: bool = False, chunk_size: int = 1 << 24) -> str:
@@ -283,11 +315,15 @@ def _map_backbone_key(key, tensor, hidden, put, drop, source) -> bool:
     `backbone.pos_embed` (the fixed sinusoid table, which the model recomputes). False when `key` is neither."""
     if key == "backbone.pos_embed":
         expected = sinusoid_position_table(tensor.shape[1], tensor.shape[2])
+        precision = _reduced_precision(tensor)
+        if precision:  # the table as that checkpoint stores it: rounded to its precision
+            expected = expected.to(tensor.dtype).float()
         difference = (tensor[0].float() - expected).abs().max().item()
         if difference > 1e-5:
+            stored = f" (an {precision} checkpoint: compared with the table rounded to {precision})" if precision else ""
             raise ConversionError(
-                f"{source}: backbone.pos_embed differs from the fixed sinusoid table by {difference:.3g}; a learned "
-                "position embedding is not supported"
+                f"{source}: backbone.pos_embed differs from the fixed sinusoid table by {difference:.3g}{stored}; a "
+                "learned position embedding is not supported"
             )
         drop(key, f"fixed sinusoid table, recomputed by the model (max abs difference {difference:.2g})")
         return True

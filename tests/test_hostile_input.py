@@ -188,3 +188,53 @@ def test_garbage_checkpoint_is_one_clear_error_naming_the_file(tmp_path, payload
     with pytest.raises((ValueError, pickle.UnpicklingError)) as caught:
         load_checkpoint(path)
     assert str(path) in str(caught.value)
+
+
+# ------------------------------------------------------------------------------------------------- converter
+def _fixture_state_dict():
+    import torch
+
+    from conftest import fixture_path
+
+    return torch.load(fixture_path("mmaction2_model", "interp_batch2", "checkpoint.pth"), weights_only=True)["state_dict"]
+
+
+def _convert(tmp_path, state_dict, capsys):
+    import torch
+
+    import convert_checkpoints
+
+    checkpoint = tmp_path / "hostile.pth"
+    torch.save({"state_dict": state_dict}, checkpoint)
+    output = tmp_path / "converted"
+    status = convert_checkpoints.main(["--checkpoint", str(checkpoint), "--output_dir", str(output)])
+    return status, capsys.readouterr().err, output
+
+
+def test_converter_refuses_module_prefixed_and_plain_copies_of_one_key(tmp_path, capsys):
+    """Issue 13 item 9: `module.X` silently replaced `X` (or the reverse), whichever came last."""
+    state_dict = _fixture_state_dict()
+    key = next(iter(state_dict))
+    state_dict[f"module.{key}"] = state_dict[key] + 1
+    status, error, output = _convert(tmp_path, state_dict, capsys)
+    assert status == 1 and not output.exists()
+    assert f"both 'module.{key}' and '{key}'" in error and "hostile.pth" in error
+
+
+def test_converter_names_the_non_finite_tensor(tmp_path, capsys):
+    """Issue 13 item 9: an inf weight converted 'ok' (or failed as a NaN self-check) without naming the tensor."""
+    state_dict = _fixture_state_dict()
+    key = "backbone.blocks.0.attn.qkv.weight"
+    state_dict[key] = state_dict[key].clone()
+    state_dict[key][0, 0] = float("inf")
+    status, error, output = _convert(tmp_path, state_dict, capsys)
+    assert status == 1 and not output.exists()
+    assert f"non-finite weights (NaN or inf) in {key} (1 of" in error
+
+
+def test_converter_takes_an_fp16_checkpoint_instead_of_blaming_a_learned_position_embedding(tmp_path, capsys):
+    """Issue 13 item 9: an fp16 copy of a good checkpoint was refused as 'a learned position embedding'."""
+    state_dict = {key: value.half() for key, value in _fixture_state_dict().items()}
+    status, error, output = _convert(tmp_path, state_dict, capsys)
+    assert status == 0, error
+    assert (output / "model.safetensors").is_file()
