@@ -238,3 +238,37 @@ def test_converter_takes_an_fp16_checkpoint_instead_of_blaming_a_learned_positio
     status, error, output = _convert(tmp_path, state_dict, capsys)
     assert status == 0, error
     assert (output / "model.safetensors").is_file()
+
+
+# ------------------------------------------------------------------------------------------- video processor
+@pytest.fixture(scope="module")
+def processor():
+    from videomae_action_detection.processing import VideoMAEActionDetectionVideoProcessor
+
+    return VideoMAEActionDetectionVideoProcessor()
+
+
+@pytest.mark.parametrize(
+    "videos, message",
+    [
+        (np.zeros((0, 4, 8, 8, 3), np.uint8), r"`videos` holds 0 clips"),
+        ([], r"`videos` is an empty list"),
+        (np.zeros((0, 8, 8, 3), np.uint8), r"`videos\[0\]` is empty: 0 frames"),
+        (np.zeros((4, 0, 8, 3), np.uint8), r"`videos\[0\]` is empty: 4 frames of 0x8"),
+        (np.full((4, 8, 8, 3), np.nan, np.float32), r"`videos\[0\]` must be uint8 .* NaN / inf"),
+        (np.zeros((4, 8, 8, 3), np.float32), r"`videos\[0\]` must be uint8 .* not pixel_values"),
+        (np.zeros((4, 8, 8, 3), np.int64), r"`videos\[0\]` must be uint8 .* got torch.int64"),
+    ],
+    ids=["zero-clips-array", "zero-clips-list", "zero-frames", "zero-height", "nan", "float", "int64"],
+)
+def test_processor_refuses_empty_and_wrongly_typed_clips_naming_the_argument(processor, videos, message):
+    with pytest.raises(ValueError, match=message):
+        processor(videos, return_tensors="pt")
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+def test_processor_caps_the_resized_size_of_a_thin_strip(processor, train):
+    """Issue 13 item 6: a 16x4000 clip was resized to 256x64000 (3 GB of float32 for 16 frames)."""
+    strip = np.zeros((16, 16, 4000, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"`videos\[0\]` is 16x4000 .* resized to 2\d\dx[67]\d{4}, over the 4096-pixel limit"):
+        processor(strip, do_train_augmentation=train, return_tensors="pt")
