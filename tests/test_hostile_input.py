@@ -272,3 +272,64 @@ def test_processor_caps_the_resized_size_of_a_thin_strip(processor, train):
     strip = np.zeros((16, 16, 4000, 3), np.uint8)
     with pytest.raises(ValueError, match=r"`videos\[0\]` is 16x4000 .* resized to 2\d\dx[67]\d{4}, over the 4096-pixel limit"):
         processor(strip, do_train_augmentation=train, return_tensors="pt")
+
+
+# --------------------------------------------------------------------------------------------- toy generator
+_TOY = dict(train_videos=2, val_videos=1, keyframes_per_video=1, width=64, height=48, min_people=1, max_people=1)
+
+
+def _toy(path, **overrides):
+    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+
+    return generate_toy_dataset(path, seed=1, **{**_TOY, **overrides})
+
+
+def test_toy_overwrite_keeps_the_old_set_until_the_new_one_is_complete(tmp_path, monkeypatch):
+    """Issue 13 item 5: `--overwrite` deleted the old set before building; a failure then left nothing."""
+    from videomae_action_detection.training import toy_dataset
+
+    folder = _toy(tmp_path / "toy")
+    before = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(toy_dataset, "_split", fail)
+    with pytest.raises(OSError, match="simulated"):
+        _toy(folder, keyframes_per_video=2, overwrite=True)
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]  # no staging folder left behind
+
+
+def test_toy_generator_removes_staging_folders_of_killed_runs(tmp_path):
+    """Issue 13 item 5: a killed run's `.toy.*` staging folder stayed forever."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".toy.staging-{int(dead.stdout)}-abc"
+    (stale / "videos").mkdir(parents=True)
+    alive = tmp_path / f".toy.staging-{os.getpid()}-xyz"  # a run still going (this process): kept
+    alive.mkdir()
+    _toy(tmp_path / "toy")
+    assert not stale.exists() and alive.exists()
+
+
+@pytest.mark.parametrize("damage", ["delete-video", "truncate-video", "truncate-csv"])
+def test_toy_set_with_a_damaged_file_is_rebuilt_not_reused(tmp_path, damage):
+    """Issue 13 item 5: a set with a deleted or truncated video was reused as complete."""
+    from videomae_action_detection.processing.clip_reader import open_video
+
+    folder = _toy(tmp_path / "toy")
+    video = sorted((folder / "videos").iterdir())[0]
+    csv_file = folder / "annotations" / "ava_train_v2.2.csv"
+    if damage == "delete-video":
+        video.unlink()
+    elif damage == "truncate-video":
+        video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    else:
+        csv_file.write_bytes(csv_file.read_bytes()[:10])
+    _toy(folder)
+    container, _ = open_video(video)  # whole again
+    container.close()
+    assert csv_file.stat().st_size > 10
