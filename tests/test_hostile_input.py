@@ -333,3 +333,166 @@ def test_toy_set_with_a_damaged_file_is_rebuilt_not_reused(tmp_path, damage):
     container, _ = open_video(video)  # whole again
     container.close()
     assert csv_file.stat().st_size > 10
+
+
+# ------------------------------------------------------------------------------------------- command lines
+def _commands():
+    from videomae_action_detection.processing import video_action_detection
+    from videomae_action_detection.training import ava_dataset, ava_evaluation, toy_dataset
+
+    return {
+        "videomae-ava-eval": ava_evaluation,
+        "videomae-action-detection": video_action_detection,
+        "videomae-ava-dataset": ava_dataset,
+        "videomae-ava-toy-dataset": toy_dataset,
+    }
+
+
+def _run_cli(module, argv, capsys):
+    status = module.main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return status, captured.err
+
+
+def _one_error_line(status, err, *needles):
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("INFO", "WARNING", "DEBUG"))
+             and "%|" not in line]  # log records and progress bars aside
+    assert status == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert str(needle) in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["videomae-ava-eval", "videomae-action-detection", "videomae-ava-dataset",
+                                     "videomae-ava-toy-dataset"])
+def test_every_option_has_help_showing_its_default_and_a_log_level(command):
+    """Issue 16 item 4: every option has help text and shows its default; `--log_level` is the same everywhere."""
+    import argparse
+
+    parser = _commands()[command].build_parser()
+    assert isinstance(parser.formatter_class("x"), argparse.ArgumentDefaultsHelpFormatter)
+    actions = [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]
+    assert all(action.help for action in actions), [action.dest for action in actions if not action.help]
+    log_level = next(action for action in actions if action.dest == "log_level")
+    assert log_level.default == "info" and list(log_level.choices) == ["debug", "info", "warning", "error"]
+    text = parser.format_help()
+    assert "(default: info)" in text
+
+
+def test_eval_cli_errors_are_one_line_and_the_old_json_survives(tmp_path, capsys):
+    from videomae_action_detection.training import ava_evaluation
+
+    groundtruth = tmp_path / "gt.csv"
+    groundtruth.write_text("vidA,0902,0.1,0.1,0.5,0.5,12,1\n", encoding="utf-8")
+    detections = tmp_path / "det.csv"
+    detections.write_text("vidA,0902,0.1,0.1,0.5,0.5,12,0.9\n", encoding="utf-8")
+    output = tmp_path / "metrics.json"
+    output.write_text('{"good": 1}\n', encoding="utf-8")
+    cases = [
+        (["--groundtruth", tmp_path / "nope.csv", "--detections", detections], ["nope.csv"]),
+        (["--groundtruth", groundtruth, "--detections", detections, "--output_json", tmp_path / "no" / "m.json"],
+         ["--output_json", "does not exist"]),
+        (["--groundtruth", groundtruth, "--detections", detections, "--output_json", tmp_path],
+         ["--output_json", "is a folder"]),
+        (["--groundtruth", groundtruth, "--detections", groundtruth, "--output_json", output], []),
+    ]
+    bad_detections = tmp_path / "bad.csv"
+    bad_detections.write_bytes(b"vidA,0902,0.1,0.1,0.5,zz,12,0.9\n")
+    cases.append((["--groundtruth", groundtruth, "--detections", bad_detections, "--output_json", output],
+                  ["bad.csv:1"]))
+    for argv, needles in cases:
+        status, err = _run_cli(ava_evaluation, argv, capsys)
+        if not needles:
+            assert status == 0, err  # ground truth as detections is valid: writes the JSON atomically
+            assert "mAP" in output.read_text(encoding="utf-8")
+            output.write_text('{"good": 1}\n', encoding="utf-8")
+            continue
+        _one_error_line(status, err, *needles)
+    assert output.read_text(encoding="utf-8") == '{"good": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "det.csv", "gt.csv", "metrics.json"]
+
+
+def test_toy_and_dataset_clis_refuse_bad_paths_with_one_line(tmp_path, capsys):
+    from videomae_action_detection.training import ava_dataset, toy_dataset
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    _one_error_line(*_run_cli(toy_dataset, [a_file, "--train_videos", "1", "--val_videos", "1"], capsys), "a_file")
+    _one_error_line(*_run_cli(toy_dataset, [tmp_path / "t", "--width", "63"], capsys), "width")
+    _one_error_line(*_run_cli(ava_dataset, [tmp_path / "nothing_here"], capsys), "nothing_here")
+    _one_error_line(*_run_cli(ava_dataset, [tmp_path, "--missing_list", tmp_path / "no" / "list.tsv"], capsys),
+                    "--missing_list", "does not exist")
+    assert a_file.read_text(encoding="utf-8") == "x"
+
+
+@pytest.fixture(scope="module")
+def tiny_model_folder(tmp_path_factory):
+    import torch
+
+    from conftest import tiny_config
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_model")
+    VideoMAEForActionDetection(tiny_config()).eval().save_pretrained(folder)
+    return folder
+
+
+def test_inference_cli_checks_outputs_first_and_names_what_is_wrong(tmp_path, tiny_model_folder, capsys):
+    import pickle
+
+    from videomae_action_detection.processing import video_action_detection
+
+    video = write_synthetic_video(tmp_path / "clip.mp4", 90, width=64, height=48)
+    proposals = tmp_path / "proposals.pkl"
+    person = np.array([[0.1, 0.1, 0.6, 0.9, 0.99]], np.float32)
+    proposals.write_bytes(pickle.dumps({"clip,0001": person, "clip,0008": person}))  # 8 s: past the cut below
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    base = [video, "--proposals", proposals, "--no_progress", "--short_side", "32"]
+    missing_model = ["--model", tmp_path / "no_model"]
+    # output problems are found before the model is even looked for
+    _one_error_line(*_run_cli(video_action_detection, [*base, *missing_model, "--output_dir", a_file], capsys),
+                    "--output_dir", "a_file")
+    _one_error_line(*_run_cli(video_action_detection, [*base, *missing_model, "--output_dir", tmp_path / "out",
+                                                      "--output_video", tmp_path / "no" / "x.mp4"], capsys),
+                    "--output_video", "does not exist")
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00trueq\x85R.")
+    model = ["--model", tiny_model_folder, "--output_dir", tmp_path / "out"]
+    _one_error_line(*_run_cli(video_action_detection, [video, "--proposals", evil, *model], capsys),
+                    "evil.pkl", "refused to load posix.system")
+    data = _faststart_copy(write_synthetic_video(tmp_path / "long.mp4", 300), tmp_path / "fs.mp4").read_bytes()
+    cut = tmp_path / "clip_cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    _one_error_line(*_run_cli(video_action_detection, [cut, "--proposals", proposals, "--video_id", "clip",
+                                                      "--no_progress", *model], capsys), "clip_cut.mp4")
+    assert not (tmp_path / "out" / "actions.csv").exists()
+    status, err = _run_cli(video_action_detection, [*base, *model, "--video_id", "clip", "--output_video",
+                                                    tmp_path / "out" / "annotated.mp4"], capsys)
+    assert status == 0, err
+    out_files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert out_files == ["actions.csv", "actions.json", "annotated.mp4"]  # no temporary names left
+
+
+def test_annotated_video_write_error_blames_the_output_not_the_input(tmp_path, monkeypatch):
+    """Issue 13 item 8: an encoder / muxer failure was reported as 'error while decoding video <input>'."""
+    from videomae_action_detection.processing import annotated_video
+    from videomae_action_detection.processing.cli import atomic_output
+
+    video = write_synthetic_video(tmp_path / "input.mp4", 10)
+    output = tmp_path / "annotated.mp4"
+    output.write_bytes(b"previous good file")
+
+    def broken_encode(out_stream, sink, frame, name):
+        raise OSError(f"cannot write the annotated video {name}: No space left on device")
+
+    monkeypatch.setattr(annotated_video, "_encode", broken_encode)
+    with pytest.raises(OSError, match=r"annotated\.mp4: No space left") as caught:
+        with atomic_output(output) as temporary:
+            annotated_video.write_annotated_video(video, temporary, [], output_name=output)
+    assert "input.mp4" not in str(caught.value)
+    assert output.read_bytes() == b"previous good file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "input.mp4"]

@@ -516,57 +516,73 @@ def export_ava_dataset(
     return folder
 
 
-def main(argv=None) -> int:
-    """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
+def build_parser():
     import argparse
-    import sys
+
+    from ..processing.cli import HelpFormatter, add_log_level
 
     parser = argparse.ArgumentParser(
         prog="videomae-ava-dataset",
         description="Prepare the AVA v2.2 / AVA-Kinetics keyframes as a datasets DatasetDict (cached), report missing "
         "videos, and optionally export parquet + dataset card for the Hub.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("data_dir", help="folder with annotations/ and videos/ or rawframes/")
-    parser.add_argument("--config", default="ava", choices=[config.name for config in AVAKinetics.BUILDER_CONFIGS])
-    parser.add_argument("--cache_dir", default=None)
-    parser.add_argument("--missing_videos", default="error", choices=MISSING_VIDEO_POLICIES)
+    parser.add_argument("--config", default="ava", choices=[config.name for config in AVAKinetics.BUILDER_CONFIGS],
+                        help="which builder config to prepare")
+    parser.add_argument("--cache_dir", default=None, help="datasets cache folder (None: the datasets default)")
+    parser.add_argument("--missing_videos", default="error", choices=MISSING_VIDEO_POLICIES,
+                        help="what to do with keyframes whose video is missing or unreadable")
     parser.add_argument("--missing_list", default=None, help="write every missing / unreadable video to this file "
                         "(tab-separated: split, name, keyframes, reason)")
     parser.add_argument("--video_start", type=float, default=None, help="second at which AVA movie files start "
-                        "(0 full movies, 900 15-minute cuts; default: detect)")
-    parser.add_argument("--media", default="auto", choices=MEDIA_KINDS)
-    parser.add_argument("--check_videos", default="open", choices=CHECKS)
-    parser.add_argument("--label_map_file", default=AVAKineticsConfig.label_map_file)
-    parser.add_argument("--keep_empty_keyframes", action="store_true")
-    parser.add_argument("--num_proc", type=int, default=None)
+                        "(0 full movies, 900 15-minute cuts; None: detect)")
+    parser.add_argument("--media", default="auto", choices=MEDIA_KINDS, help="videos, frame folders, or detect")
+    parser.add_argument("--check_videos", default="open", choices=CHECKS, help="how much of each video to check")
+    parser.add_argument("--label_map_file", default=AVAKineticsConfig.label_map_file,
+                        help="label map .pbtxt under annotations/")
+    parser.add_argument("--keep_empty_keyframes", action="store_true", help="keep keyframes with no person box")
+    parser.add_argument("--num_proc", type=int, default=None, help="processes for preparing (None: one)")
     parser.add_argument("--force", action="store_true", help="prepare again even if cached")
     parser.add_argument("--export", default=None, help="write parquet + README.md dataset card to this folder")
     parser.add_argument("--relative_paths", action="store_true", help="export video_path / frame_dir relative to "
                         "data_dir")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        builder = AVAKinetics(
-            config_name=args.config,
-            data_dir=os.path.abspath(args.data_dir),
-            cache_dir=args.cache_dir,
-            missing_videos=args.missing_videos,
-            video_start=args.video_start,
-            media=args.media,
-            check_videos=args.check_videos,
-            label_map_file=args.label_map_file,
-            keep_empty_keyframes=args.keep_empty_keyframes,
-        )
-        builder.download_and_prepare(download_mode="force_redownload" if args.force else None, num_proc=args.num_proc)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    add_log_level(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
+    from ..processing.cli import run_command
+
+    return run_command(_run, build_parser().parse_args(argv))
+
+
+def _run(args) -> int:
+    from ..processing.cli import atomic_output, check_output_file
+
+    if args.missing_list:  # outputs first: a bad path fails before the (long) preparation
+        check_output_file(args.missing_list, "--missing_list")
+    if args.export and os.path.exists(args.export) and not os.path.isdir(args.export):
+        raise NotADirectoryError(f"--export {args.export}: exists and is not a folder")
+    builder = AVAKinetics(
+        config_name=args.config,
+        data_dir=os.path.abspath(args.data_dir),
+        cache_dir=args.cache_dir,
+        missing_videos=args.missing_videos,
+        video_start=args.video_start,
+        media=args.media,
+        check_videos=args.check_videos,
+        label_map_file=args.label_map_file,
+        keep_empty_keyframes=args.keep_empty_keyframes,
+    )
+    builder.download_and_prepare(download_mode="force_redownload" if args.force else None, num_proc=args.num_proc)
     dataset = builder.as_dataset()
     report = getattr(builder, "missing_videos_report", None)
     if report is None:
         print("(loaded from the cache; pass --force to check the videos again)")
     elif args.missing_list:
-        with open(args.missing_list, "w", encoding="utf-8") as handle:
+        with atomic_output(args.missing_list) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             for split, problems in report.items():
                 for item in problems:
                     handle.write(f"{split}\t{item.name}\t{item.keyframes}\t{item.reason}\n")

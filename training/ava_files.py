@@ -612,9 +612,12 @@ def write_detections_csv(path: str | os.PathLike, rows: AvaCsvRows, decimals: in
     columns["action_id"] = pc.cast(pa.array(rows.action_ids), pa.string())
     columns["score"] = format_decimals(rows.scores, decimals)
     table = pa.table(columns)
-    pa_csv.write_csv(
-        table, str(path), write_options=pa_csv.WriteOptions(include_header=False, quoting_style="none")
-    )
+    from ..processing.cli import atomic_output
+
+    with atomic_output(path) as temporary:  # a failure leaves no half-written CSV
+        pa_csv.write_csv(
+            table, str(temporary), write_options=pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        )
 
 
 def write_groundtruth_csv(path: str | os.PathLike, rows: AvaCsvRows) -> None:
@@ -622,7 +625,9 @@ def write_groundtruth_csv(path: str | os.PathLike, rows: AvaCsvRows) -> None:
     2-column keyframe rows. Coordinates are written with their shortest exact text, so they read back unchanged."""
     _check_writable_text(rows)
     person_ids = rows.person_ids
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    from ..processing.cli import atomic_output
+
+    with atomic_output(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         for row in range(rows.num_rows):
             values = [

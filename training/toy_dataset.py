@@ -536,32 +536,52 @@ def default_toy_dataset_dir(seed: int = 0) -> Path:
     return cache / "videomae_action_detection" / "toy-ava" / f"v{TOY_DATASET_VERSION}-seed{seed}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
+_SETTING_HELP = {
+    "train_videos": "videos in the train split",
+    "val_videos": "videos in the val split",
+    "keyframes_per_video": "annotated keyframes (seconds) per video",
+    "width": "frame width in pixels (even, >= 64)",
+    "height": "frame height in pixels (even, >= 48)",
+    "min_people": "fewest people per video",
+    "max_people": "most people per video",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..processing.cli import HelpFormatter, add_log_level
+
     defaults = ToyDatasetSettings()
     parser = argparse.ArgumentParser(
         prog="videomae-ava-toy-dataset",
         description="Write a small AVA-format data set (videos, CSVs, label maps, proposals) whose actions are "
         "learnable from motion and appearance.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("output_dir", nargs="?", default=None,
-                        help=f"data folder to create (default: {default_toy_dataset_dir()})")
-    parser.add_argument("--seed", type=int, default=0)
+                        help=f"data folder to create; when left out, {default_toy_dataset_dir()}")
+    parser.add_argument("--seed", type=int, default=0, help="everything in the set follows from it")
     parser.add_argument("--style", choices=STYLES, default=defaults.style,
                         help="AVA movie cuts starting at 900 s; ava_kinetics adds a Kinetics part (clips "
                         "{id}_{start:06d}_{end:06d}, kinetics_{train,val}_v1.0.csv, kinetics_proposals_*.pkl)")
-    for name in ("train_videos", "val_videos", "keyframes_per_video", "width", "height", "min_people", "max_people"):
-        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    args = parser.parse_args(argv)
-    settings = {name: getattr(args, name) for name in ("style", "train_videos", "val_videos", "keyframes_per_video",
-                                                       "width", "height", "min_people", "max_people")}
+    for name, text in _SETTING_HELP.items():
+        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name), help=text)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing folder (the new set is built aside and swapped in when complete)")
+    add_log_level(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
+    from ..processing.cli import run_command
+
+    return run_command(_run, build_parser().parse_args(argv))
+
+
+def _run(args) -> int:
+    settings = {name: getattr(args, name) for name in ("style", *_SETTING_HELP)}
     output_dir = args.output_dir or default_toy_dataset_dir(args.seed)
-    try:
-        path = generate_toy_dataset(output_dir, seed=args.seed, overwrite=args.overwrite, **settings)
-    except (ValueError, FileExistsError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    path = generate_toy_dataset(output_dir, seed=args.seed, overwrite=args.overwrite, **settings)
     manifest = json.loads((path / "toy_dataset.json").read_text(encoding="utf-8"))
     for split, counts in manifest["counts"].items():
         print(f"{split}: {counts['videos']} videos, {counts['keyframes']} keyframes, {counts['boxes']} person boxes")
