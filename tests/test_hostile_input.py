@@ -496,3 +496,46 @@ def test_annotated_video_write_error_blames_the_output_not_the_input(tmp_path, m
     assert "input.mp4" not in str(caught.value)
     assert output.read_bytes() == b"previous good file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "input.mp4"]
+
+
+# -------------------------------------------------------------------------------------------- data set builder
+def _builder(data_dir, cache_dir, **kwargs):
+    from videomae_action_detection.training.ava_dataset import AVAKinetics
+
+    return AVAKinetics(config_name="ava", data_dir=str(data_dir), cache_dir=str(cache_dir), **kwargs)
+
+
+def _prepare(data_dir, cache_dir, **kwargs):
+    builder = _builder(data_dir, cache_dir, **{key: value for key, value in kwargs.items() if key != "download_mode"})
+    builder.download_and_prepare(download_mode=kwargs.get("download_mode"))
+    fresh = getattr(builder, "missing_videos_report", None) is not None  # set only by a build, not a cache hit
+    return builder, len(builder.as_dataset()["train"]), fresh
+
+
+def test_builder_cache_follows_the_annotations_and_the_videos(tmp_path):
+    """Issue 13 item 4: edited annotations were served from the old cache; `force_redownload` after videos changed
+    raised NonMatchingSplitsSizesError."""
+    data_dir = _toy(tmp_path / "toy", keyframes_per_video=2)
+    cache = tmp_path / "cache"
+    first, count, fresh = _prepare(data_dir, cache, missing_videos="drop")
+    assert fresh and count == 4  # 2 videos x 2 keyframes
+    again, count, fresh = _prepare(data_dir, cache, missing_videos="drop")
+    assert not fresh and count == 4 and again.cache_dir == first.cache_dir  # nothing changed: reused
+
+    csv_file = data_dir / "annotations" / "ava_train_v2.2.csv"
+    lines = csv_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    last_key = lines[-1].split(",")[:2]
+    csv_file.write_text("".join(line for line in lines if line.split(",")[:2] != last_key), encoding="utf-8")
+    edited, count, fresh = _prepare(data_dir, cache, missing_videos="drop")
+    assert fresh and count == 3 and edited.cache_dir != first.cache_dir  # edited annotations: rebuilt
+
+    video = data_dir / "videos" / f"{last_key[0]}.mp4"
+    moved = tmp_path / video.name
+    video.rename(moved)
+    _, count, fresh = _prepare(data_dir, cache, missing_videos="drop")
+    assert fresh and count == 2  # a video gone: rebuilt without its keyframes
+    moved.rename(video)  # "after adding videos": the README's case, with and without --force
+    _, count, fresh = _prepare(data_dir, cache, missing_videos="drop", download_mode="force_redownload")
+    assert fresh and count == 3
+    _, count, fresh = _prepare(data_dir, cache, missing_videos="drop")
+    assert not fresh and count == 3

@@ -33,6 +33,7 @@ Each example has what `read_clip` needs:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import ChainMap
@@ -109,6 +110,10 @@ class AVAKineticsConfig(datasets.BuilderConfig):
             nobody); mmaction2 has none.
         person_det_score_thr, num_max_proposals: mmaction2's proposal filter (0.9, 1000).
         fps: timeline frame rate (30).
+        source_fingerprint: set by the builder (do not pass it): a digest of the annotation files' content and of
+            the set of videos / frame folders found (names and sizes). It is part of the config, so it names the
+            cache folder: edited annotations or added / removed / replaced videos give a new cache, unchanged ones
+            reuse the old.
     """
 
     include_kinetics: bool = False
@@ -122,6 +127,7 @@ class AVAKineticsConfig(datasets.BuilderConfig):
     person_det_score_thr: float = PERSON_DET_SCORE_THR
     num_max_proposals: int = NUM_MAX_PROPOSALS
     fps: int = AVA_FPS
+    source_fingerprint: str | None = None
 
     def validate(self) -> None:
         """Check the options (datasets sets keyword options after construction, so the builder calls this)."""
@@ -135,6 +141,27 @@ class AVAKineticsConfig(datasets.BuilderConfig):
             self.video_start = float(self.video_start)
         if not 0 <= self.person_det_score_thr <= 1:
             raise ValueError(f"`person_det_score_thr` must lie in [0, 1], got {self.person_det_score_thr}")
+
+
+def source_fingerprint(data_dir: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
+    """sha256 (hex, 16 digits) of what a build reads: every file under `annotations/` (name and content) and the
+    names and sizes of the entries of `videos/` and `rawframes/` (the set of videos found)."""
+    root = Path(os.path.abspath(data_dir))
+    digest = hashlib.sha256()
+    annotations = root / "annotations"
+    if annotations.is_dir():
+        for path in sorted(p for p in annotations.rglob("*") if p.is_file()):
+            digest.update(f"annotation {path.relative_to(annotations).as_posix()}\n".encode())
+            with open(path, "rb") as handle:
+                while chunk := handle.read(chunk_size):
+                    digest.update(chunk)
+    for folder in ("videos", "rawframes"):
+        if (root / folder).is_dir():
+            with os.scandir(root / folder) as entries:
+                listing = sorted((entry.name, 0 if entry.is_dir() else entry.stat().st_size) for entry in entries)
+            for name, size in listing:
+                digest.update(f"{folder} {name} {size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -165,8 +192,18 @@ class AVAKinetics(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("dataset_name", "ava_kinetics")  # cache folder name, whatever the module is called
+        if kwargs.get("data_dir"):
+            kwargs["source_fingerprint"] = source_fingerprint(kwargs["data_dir"])
         super().__init__(*args, **kwargs)
         self.config.validate()
+
+    def download_and_prepare(self, *args, download_mode=None, verification_mode=None, **kwargs):
+        """datasets' `download_and_prepare`; a forced rebuild does not check the new split sizes against the ones
+        recorded by the build it replaces (they differ whenever videos were dropped or came back)."""
+        if str(getattr(download_mode, "value", download_mode)) == "force_redownload" and verification_mode is None:
+            verification_mode = "no_checks"
+        return super().download_and_prepare(*args, download_mode=download_mode, verification_mode=verification_mode,
+                                            **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
