@@ -22,7 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..modeling import ava_id2label
-from .clip_reader import open_video
+from .clip_reader import displayed_rgb, open_video, video_rotation
 
 
 # Distinct colours for successive persons of a keyframe (RGB).
@@ -149,6 +149,8 @@ def write_annotated_video(
         with sink:
             out_stream = sink.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
             out_stream.width, out_stream.height = in_stream.codec_context.width, in_stream.codec_context.height
+            if video_rotation(path) in (90, 270):  # frames are drawn and written as a player shows them: upright
+                out_stream.width, out_stream.height = out_stream.height, out_stream.width
             even = out_stream.width % 2 == 0 and out_stream.height % 2 == 0
             # 4:2:0 needs an even size; odd-sized inputs keep full-resolution chroma (4:4:4).
             out_stream.pix_fmt = "rgb24" if lossless else ("yuv420p" if even else "yuv444p")
@@ -157,7 +159,7 @@ def write_annotated_video(
             out_stream.options = {"qp": "0", "preset": preset} if lossless else {"crf": str(crf), "preset": preset}
             try:
                 for frame in source.decode(in_stream):
-                    image = frame.to_ndarray(format="rgb24")
+                    image = displayed_rgb(frame)
                     if font is None:
                         font = _font(max(10, min(image.shape[:2]) // 30))
                     seconds = (frame.pts - origin) * in_stream.time_base if frame.pts is not None else None

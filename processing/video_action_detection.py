@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from ..modeling import ava_id2label
-from .clip_reader import open_video, read_clip, read_frames
+from .clip_reader import open_video, read_clip, read_frames, video_rotation
 
 
 TIMELINE_FPS = 30
@@ -81,7 +81,7 @@ class VideoInfo:
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Size, duration and frame rate of a video file (header only, nothing decoded).
+    """Displayed size, duration and frame rate of a video file (the header, and one frame for its rotation).
 
     Raises:
         FileNotFoundError: no such file.
@@ -99,7 +99,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate
         if not stream.width or not stream.height or not rate:
             raise ValueError(f"video file {path}: the video stream has no size or frame rate")
-        return VideoInfo(path, int(stream.width), int(stream.height), duration, Fraction(rate), int(stream.frames or 0))
+        width, height = int(stream.width), int(stream.height)
+    if video_rotation(path) in (90, 270):  # the size a player shows (see clip_reader: rotation)
+        width, height = height, width
+    return VideoInfo(path, width, height, duration, Fraction(rate), int(stream.frames or 0))
 
 
 def _seconds(value, name: str) -> Fraction:

@@ -539,3 +539,64 @@ def test_builder_cache_follows_the_annotations_and_the_videos(tmp_path):
     assert fresh and count == 3
     _, count, fresh = _prepare(data_dir, cache, missing_videos="drop")
     assert not fresh and count == 3
+
+
+# ---------------------------------------------------------------------------------------------------- rotation
+def _rotated_video(path: Path, degrees: int, num_frames: int = 30) -> Path:
+    """A 64x48 synthetic mp4 (frame i shows index i) whose display matrix asks players to rotate it."""
+    import av
+
+    from videomae_action_detection.processing.synthetic_video import synthetic_frame
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "18", "bf": "0"}
+        stream.set_display_rotation(degrees)
+        for index in range(num_frames):
+            frame = av.VideoFrame.from_ndarray(synthetic_frame(index, 64, 48), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_read_clip_applies_the_display_matrix_of_a_rotated_phone_video(tmp_path):
+    """Issue 13 item 7: a 90-degree phone video came back sideways (48x64 stored = 64x48 shown ignored)."""
+    from videomae_action_detection.processing.clip_reader import video_rotation
+    from videomae_action_detection.processing.synthetic_video import synthetic_frame
+    from videomae_action_detection.processing.video_action_detection import probe_video
+
+    path = _rotated_video(tmp_path / "phone.mp4", -90)  # FFmpeg: counter-clockwise degrees; -90 = turn clockwise
+    assert video_rotation(path) == 270
+    frames, numbers = read_clip(path, 0.5, clip_len=2, frame_interval=4)
+    assert frames.shape == (2, 64, 48, 3)  # shown portrait: 64 high, 48 wide
+    expected = np.rot90(synthetic_frame(int(numbers[1]) - 1, 64, 48), k=-1)  # turned clockwise, as players do
+    assert np.abs(frames[1].astype(int) - expected.astype(int)).mean() < 6
+    info = probe_video(path)
+    assert (info.width, info.height) == (48, 64)
+
+
+def test_annotated_video_of_a_rotated_video_is_upright_with_boxes_in_the_shown_frame(tmp_path):
+    """Issue 13 item 7: the annotated video dropped the rotation (written sideways, boxes in stored coordinates)."""
+    import av
+
+    from videomae_action_detection.processing.annotated_video import write_annotated_video
+    from videomae_action_detection.processing.clip_reader import displayed_rgb
+    from videomae_action_detection.processing.video_action_detection import KeyframeResult
+
+    path = _rotated_video(tmp_path / "phone.mp4", -90)
+    box = np.array([[0.0, 0.0, 0.5, 0.25]])  # normalised in the shown (portrait) frame: left half, top quarter
+    result = KeyframeResult(0, box, np.array([0.99]), np.full((1, 80), 0.9))
+    output = tmp_path / "annotated.mp4"
+    write_annotated_video(path, output, [result], stride=1, lossless=True)
+    with av.open(str(output)) as container:
+        drawn = displayed_rgb(next(container.decode(video=0)))
+    with av.open(str(path)) as container:
+        shown = displayed_rgb(next(container.decode(video=0)))
+    assert drawn.shape == shown.shape == (64, 48, 3)
+    changed = np.abs(drawn.astype(int) - shown.astype(int)).sum(axis=2) > 0
+    rows, cols = np.nonzero(changed)
+    assert rows.min() <= 1 and cols.min() <= 1  # the box outline starts at the shown top-left corner
+    assert not changed[40:, 30:].any()  # far from the box (bottom right of the shown frame) nothing is drawn
