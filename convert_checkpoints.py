@@ -745,7 +745,11 @@ def push_folder(folder: Path, repo_id: str, private: bool = False, checkpoint_na
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from videomae_action_detection.processing.cli import (
+        EXIT_USAGE_OR_INPUT_ERROR, HelpFormatter, add_log_level, configure_logging, expected_errors,
+    )
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="an mmaction2 VideoMAE detection or recognition checkpoint (.pth)")
     parser.add_argument("--output_dir", required=True, help="folder to write (must be absent or empty, unless --overwrite)")
     parser.add_argument("--variant", choices=sorted(RECIPES), help="require the architecture of this mmaction2 recipe")
@@ -754,9 +758,11 @@ def main(argv=None) -> int:
     parser.add_argument("--push_to_hub", metavar="REPO_ID", help="upload the folder to this Hub repo (created if needed)")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --output_dir")
-    parser.add_argument("--max_shard_size", default="1GB", help="safetensors shard size (default 1GB)")
+    parser.add_argument("--max_shard_size", default="1GB", help="safetensors shard size")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+    add_log_level(parser)
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)
 
     try:
         config = VideoMAEActionDetectionConfig.from_json_file(args.config) if args.config else None
@@ -776,10 +782,10 @@ def main(argv=None) -> int:
         )
     except PushError as error:
         print(error.result.summary(), f"error: {error}", sep="\n", file=sys.stderr)
-        return 1
-    except (ConversionError, ValueError, FileNotFoundError, UntrustedPickleError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE_OR_INPUT_ERROR
+    except (ConversionError, UntrustedPickleError, *expected_errors()) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE_OR_INPUT_ERROR
     print(result.summary())
     return 0
 

@@ -217,7 +217,7 @@ def test_converter_refuses_module_prefixed_and_plain_copies_of_one_key(tmp_path,
     key = next(iter(state_dict))
     state_dict[f"module.{key}"] = state_dict[key] + 1
     status, error, output = _convert(tmp_path, state_dict, capsys)
-    assert status == 1 and not output.exists()
+    assert status == 2 and not output.exists()
     assert f"both 'module.{key}' and '{key}'" in error and "hostile.pth" in error
 
 
@@ -228,7 +228,7 @@ def test_converter_names_the_non_finite_tensor(tmp_path, capsys):
     state_dict[key] = state_dict[key].clone()
     state_dict[key][0, 0] = float("inf")
     status, error, output = _convert(tmp_path, state_dict, capsys)
-    assert status == 1 and not output.exists()
+    assert status == 2 and not output.exists()
     assert f"non-finite weights (NaN or inf) in {key} (1 of" in error
 
 
@@ -600,3 +600,29 @@ def test_annotated_video_of_a_rotated_video_is_upright_with_boxes_in_the_shown_f
     rows, cols = np.nonzero(changed)
     assert rows.min() <= 1 and cols.min() <= 1  # the box outline starts at the shown top-left corner
     assert not changed[40:, 30:].any()  # far from the box (bottom right of the shown frame) nothing is drawn
+
+
+def test_converter_and_training_script_follow_the_cli_conventions(tmp_path, capsys):
+    """Issue 16 item 4 / issue 13 item 8 for the two remaining commands: help with defaults, one error line, exit 2."""
+    import argparse
+    import contextlib
+
+    from transformers import HfArgumentParser
+
+    import convert_checkpoints
+    from videomae_action_detection.training import run_action_detection
+
+    with contextlib.suppress(SystemExit):
+        convert_checkpoints.main(["--help"])
+    converter_help = capsys.readouterr().out
+    assert "(default: 1GB)" in converter_help and "--log_level" in converter_help and "(default: info)" in converter_help
+    status = convert_checkpoints.main(["--checkpoint", str(tmp_path / "none.pth"), "--output_dir", str(tmp_path / "out")])
+    _one_error_line(status, capsys.readouterr().err, "none.pth")
+
+    parser = HfArgumentParser((run_action_detection.ModelArguments, run_action_detection.DataArguments,
+                               run_action_detection.ActionDetectionTrainingArguments))
+    assert parser.formatter_class is argparse.ArgumentDefaultsHelpFormatter
+    assert all(action.help for action in parser._actions), [action.dest for action in parser._actions if not action.help]
+    status = run_action_detection.console_main(["--data_dir", str(tmp_path / "nothing"), "--output_dir",
+                                                 str(tmp_path / "train"), "--config_name", "toy", "--use_cpu"])
+    _one_error_line(status, capsys.readouterr().err, "nothing")
