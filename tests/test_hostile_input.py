@@ -626,3 +626,55 @@ def test_converter_and_training_script_follow_the_cli_conventions(tmp_path, caps
     status = run_action_detection.console_main(["--data_dir", str(tmp_path / "nothing"), "--output_dir",
                                                  str(tmp_path / "train"), "--config_name", "toy", "--use_cpu"])
     _one_error_line(status, capsys.readouterr().err, "nothing")
+
+
+def _make_source(tmp_path: Path, kind: str):
+    if kind == "empty-file":
+        (tmp_path / "empty.mp4").write_bytes(b"")
+        return tmp_path / "empty.mp4"
+    if kind == "text-as-mp4":
+        (tmp_path / "notes.mp4").write_text("not a video\n", encoding="utf-8")
+        return tmp_path / "notes.mp4"
+    if kind == "corrupt-jpeg":
+        folder = tmp_path / "frames"
+        folder.mkdir()
+        for number in range(1, 40):
+            (folder / f"img_{number:05d}.jpg").write_bytes(b"\xff\xd8garbage")
+        return folder
+    if kind == "empty-folder":
+        (tmp_path / "no_frames").mkdir()
+        return tmp_path / "no_frames"
+    if kind == "float-frames":
+        return np.zeros((40, 8, 8, 3), np.float32)
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("empty-file", r"empty\.mp4"),
+        ("text-as-mp4", r"notes\.mp4"),
+        ("corrupt-jpeg", r"img_000\d\d\.jpg"),
+        ("empty-folder", r"no_frames holds no frames"),
+        ("float-frames", r"must be uint8"),
+    ],
+)
+def test_read_clip_refuses_malformed_sources_naming_them(tmp_path, kind, message):
+    with pytest.raises(ValueError, match=message):
+        read_clip(_make_source(tmp_path, kind), 1, clip_len=4, frame_interval=2)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(timestamp=float("nan")), "timestamp"),
+        (dict(timestamp=1, frame_interval=0), "frame_interval"),
+        (dict(timestamp=1, clip_len=-3), "clip_len"),
+        (dict(timestamp=1, fps="thirty"), "fps"),
+    ],
+    ids=["nan-timestamp", "zero-interval", "negative-length", "text-fps"],
+)
+def test_read_clip_refuses_bad_arguments_naming_them(arguments, message):
+    frames = np.zeros((60, 8, 8, 3), np.uint8)
+    with pytest.raises((ValueError, TypeError), match=message):
+        read_clip(frames, **arguments)
