@@ -149,11 +149,43 @@ def read_mmaction2_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor]
         state_dict, meta = checkpoint, {}
     else:
         raise ConversionError(f"{path}: expected an mmaction2 checkpoint with a 'state_dict', found {type(checkpoint)}")
-    state_dict = {key.removeprefix("module."): value for key, value in state_dict.items()}
+    state_dict = _strip_module_prefix(state_dict, path)
     non_tensors = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
     if non_tensors:
         raise ConversionError(f"{path}: state_dict entries that are not tensors: {non_tensors[:5]}")
+    _check_finite(state_dict, path)
     return state_dict, meta if isinstance(meta, dict) else {}
+
+
+def _strip_module_prefix(state_dict: dict, path) -> dict:
+    """Drop DataParallel's `module.` prefix; a state_dict holding both `module.X` and `X` is ambiguous: refused."""
+    stripped = {}
+    for key, value in state_dict.items():
+        name = key.removeprefix("module.")
+        if name in stripped:
+            raise ConversionError(
+                f"{path}: the state_dict holds both 'module.{name}' and '{name}'; which one is the model is ambiguous"
+            )
+        stripped[name] = value
+    return stripped
+
+
+def _check_finite(state_dict: dict[str, torch.Tensor], path) -> None:
+    """Refuse NaN / inf weights, naming the tensors (they would otherwise surface as a NaN self-check)."""
+    bad = []
+    for key, tensor in state_dict.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            count = int((~torch.isfinite(tensor)).sum())
+            if count:
+                bad.append(f"{key} ({count} of {tensor.numel()} values)")
+    if bad:
+        raise ConversionError(f"{path}: non-finite weights (NaN or inf) in {', '.join(bad[:5])}"
+                              + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else ""))
+
+
+def _reduced_precision(tensor: torch.Tensor) -> str | None:
+    """'fp16' / 'bf16' for a half-precision tensor, else None."""
+    return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(tensor.dtype)
 
 
 def file_sha256(path: str | Path, progress: bool = False, chunk_size: int = 1 << 24) -> str:
@@ -283,11 +315,15 @@ def _map_backbone_key(key, tensor, hidden, put, drop, source) -> bool:
     `backbone.pos_embed` (the fixed sinusoid table, which the model recomputes). False when `key` is neither."""
     if key == "backbone.pos_embed":
         expected = sinusoid_position_table(tensor.shape[1], tensor.shape[2])
+        precision = _reduced_precision(tensor)
+        if precision:  # the table as that checkpoint stores it: rounded to its precision
+            expected = expected.to(tensor.dtype).float()
         difference = (tensor[0].float() - expected).abs().max().item()
         if difference > 1e-5:
+            stored = f" (an {precision} checkpoint: compared with the table rounded to {precision})" if precision else ""
             raise ConversionError(
-                f"{source}: backbone.pos_embed differs from the fixed sinusoid table by {difference:.3g}; a learned "
-                "position embedding is not supported"
+                f"{source}: backbone.pos_embed differs from the fixed sinusoid table by {difference:.3g}{stored}; a "
+                "learned position embedding is not supported"
             )
         drop(key, f"fixed sinusoid table, recomputed by the model (max abs difference {difference:.2g})")
         return True
@@ -709,7 +745,11 @@ def push_folder(folder: Path, repo_id: str, private: bool = False, checkpoint_na
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from videomae_action_detection.processing.cli import (
+        EXIT_USAGE_OR_INPUT_ERROR, HelpFormatter, add_log_level, configure_logging, expected_errors,
+    )
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="an mmaction2 VideoMAE detection or recognition checkpoint (.pth)")
     parser.add_argument("--output_dir", required=True, help="folder to write (must be absent or empty, unless --overwrite)")
     parser.add_argument("--variant", choices=sorted(RECIPES), help="require the architecture of this mmaction2 recipe")
@@ -718,9 +758,11 @@ def main(argv=None) -> int:
     parser.add_argument("--push_to_hub", metavar="REPO_ID", help="upload the folder to this Hub repo (created if needed)")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --output_dir")
-    parser.add_argument("--max_shard_size", default="1GB", help="safetensors shard size (default 1GB)")
+    parser.add_argument("--max_shard_size", default="1GB", help="safetensors shard size")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+    add_log_level(parser)
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)
 
     try:
         config = VideoMAEActionDetectionConfig.from_json_file(args.config) if args.config else None
@@ -740,10 +782,10 @@ def main(argv=None) -> int:
         )
     except PushError as error:
         print(error.result.summary(), f"error: {error}", sep="\n", file=sys.stderr)
-        return 1
-    except (ConversionError, ValueError, FileNotFoundError, UntrustedPickleError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE_OR_INPUT_ERROR
+    except (ConversionError, UntrustedPickleError, *expected_errors()) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE_OR_INPUT_ERROR
     print(result.summary())
     return 0
 

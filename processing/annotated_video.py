@@ -22,7 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..modeling import ava_id2label
-from .clip_reader import open_video
+from .clip_reader import displayed_rgb, open_video, video_rotation
 
 
 # Distinct colours for successive persons of a keyframe (RGB).
@@ -108,10 +108,13 @@ def write_annotated_video(
     lossless: bool = False,
     crf: int = 18,
     preset: str = "veryfast",
+    output_name: str | os.PathLike | None = None,
 ) -> int:
     """Re-encode `video` into `output` with each keyframe's persons and top actions drawn (see the module docstring).
 
     Args:
+        output_name: the name errors show and whose suffix picks the container, when `output` is a temporary
+            file that will be renamed to it (None: `output` itself).
         results: `KeyframeResult`s (timestamp, boxes, action_scores), in any order.
         stride: how long (seconds) a keyframe's boxes stay at most, if no later keyframe comes first.
         top_k, threshold: the actions shown per person (at most `top_k`, scores > threshold).
@@ -131,6 +134,7 @@ def write_annotated_video(
     ]
     hold = Fraction(str(stride)) if isinstance(stride, float) else Fraction(stride)
     path = os.fspath(video)
+    shown_output = os.fspath(output_name if output_name is not None else output)
     source, in_stream = open_video(path)
     written = 0
     font = None
@@ -138,9 +142,15 @@ def write_annotated_video(
         in_stream.thread_type = "AUTO"
         origin = in_stream.start_time or 0
         rate = in_stream.average_rate or in_stream.guessed_rate or Fraction(30)
-        with av.open(os.fspath(output), "w") as sink:
+        try:
+            sink = av.open(os.fspath(output), "w", format=_container_format(shown_output))
+        except (av.error.FFmpegError, OSError, ValueError) as error:
+            raise OSError(f"cannot write the annotated video {shown_output}: {error}") from error
+        with sink:
             out_stream = sink.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
             out_stream.width, out_stream.height = in_stream.codec_context.width, in_stream.codec_context.height
+            if video_rotation(path) in (90, 270):  # frames are drawn and written as a player shows them: upright
+                out_stream.width, out_stream.height = out_stream.height, out_stream.width
             even = out_stream.width % 2 == 0 and out_stream.height % 2 == 0
             # 4:2:0 needs an even size; odd-sized inputs keep full-resolution chroma (4:4:4).
             out_stream.pix_fmt = "rgb24" if lossless else ("yuv420p" if even else "yuv444p")
@@ -149,7 +159,7 @@ def write_annotated_video(
             out_stream.options = {"qp": "0", "preset": preset} if lossless else {"crf": str(crf), "preset": preset}
             try:
                 for frame in source.decode(in_stream):
-                    image = frame.to_ndarray(format="rgb24")
+                    image = displayed_rgb(frame)
                     if font is None:
                         font = _font(max(10, min(image.shape[:2]) // 30))
                     seconds = (frame.pts - origin) * in_stream.time_base if frame.pts is not None else None
@@ -160,14 +170,29 @@ def write_annotated_video(
                     out_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
                     out_frame.pts = frame.pts
                     out_frame.time_base = in_stream.time_base
-                    for packet in out_stream.encode(out_frame):
-                        sink.mux(packet)
+                    _encode(out_stream, sink, out_frame, shown_output)
                     written += 1
-                for packet in out_stream.encode():
-                    sink.mux(packet)
+                _encode(out_stream, sink, None, shown_output)
             except av.error.FFmpegError as error:
                 raise ValueError(f"error while decoding video {path} (corrupt or truncated file): {error}") from error
     return written
+
+
+def _container_format(name: str) -> str | None:
+    """The FFmpeg muxer for an output file name's suffix (the file itself may be a temporary name)."""
+    suffix = os.path.splitext(name)[1].lower().lstrip(".")
+    return {"mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi"}.get(suffix)
+
+
+def _encode(out_stream, sink, frame, output_name: str) -> None:
+    """Encode one frame (None: flush) and mux its packets; an error here is the output's, and says so."""
+    import av
+
+    try:
+        for packet in out_stream.encode(frame):
+            sink.mux(packet)
+    except (av.error.FFmpegError, OSError) as error:
+        raise OSError(f"cannot write the annotated video {output_name}: {error}") from error
 
 
 __all__ = ["PALETTE", "box_mask", "draw_detections", "pixel_boxes", "write_annotated_video"]

@@ -25,6 +25,9 @@ Sources
   are the same, pixel for pixel, as those of a full sequential decode (RGB via PyAV's `to_ndarray("rgb24")`).
   A file that stops before the duration it declares (a truncated download) is an error when a clip reaches the
   point where it stops; a clip entirely before that point still reads.
+  Rotation: a file whose display matrix rotates the picture (phone videos: 90, 180 or 270 degrees) is read as a
+  player shows it, i.e. the frames are rotated (`displayed_rgb`) and `(H, W)` are the displayed height and width;
+  normalised boxes are relative to that displayed frame.
   Note: `ffmpeg -r 30` (how mmaction2's rawframes were made) rounds each source frame's time to the *nearest* 1/30 s
   tick, so for a file that is not 30 fps a frame may differ by one source frame from the extracted JPEG at some
   positions; for 30 fps files (AVA's cuts and Kinetics clips are re-encoded at 30 fps) the rules agree.
@@ -361,6 +364,28 @@ def _import_av():
     return av
 
 
+def frame_rotation(frame) -> int:
+    """Counter-clockwise rotation (0, 90, 180 or 270 degrees) that the frame's display matrix asks a player for."""
+    degrees = getattr(frame, "rotation", 0) or 0
+    return int(round(degrees / 90.0)) % 4 * 90
+
+
+def displayed_rgb(frame) -> np.ndarray:
+    """A decoded PyAV frame as a player shows it: `(H, W, 3)` uint8 RGB with the display-matrix rotation applied."""
+    image = frame.to_ndarray(format="rgb24")
+    quarter_turns = frame_rotation(frame) // 90
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def video_rotation(path) -> int:
+    """The display rotation (counter-clockwise degrees, a multiple of 90) of a video file's first frame."""
+    container, stream = open_video(path)
+    with container:
+        for frame in container.decode(stream):
+            return frame_rotation(frame)
+    return 0
+
+
 def _declared_end(container, stream):
     """(end pts of the video stream as the file declares it, tolerance in pts) or (None, None)."""
     time_base = stream.time_base
@@ -398,6 +423,7 @@ def open_video(path):
 
 
 def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_description, decode_info):
+    av = _import_av()
     container, stream = open_video(path)
     with container:
         time_base = stream.time_base
@@ -444,7 +470,7 @@ def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_descrip
             frame = picked[k]
             key = id(frame)
             if key not in arrays:
-                arrays[key] = frame.to_ndarray(format="rgb24")
+                arrays[key] = displayed_rgb(frame)
             frames.append(arrays[key])
         return _stack(frames, f"video {path}"), used, last
 

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from ..modeling import ava_id2label
-from .clip_reader import open_video, read_clip, read_frames
+from .clip_reader import open_video, read_clip, read_frames, video_rotation
 
 
 TIMELINE_FPS = 30
@@ -81,7 +81,7 @@ class VideoInfo:
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Size, duration and frame rate of a video file (header only, nothing decoded).
+    """Displayed size, duration and frame rate of a video file (the header, and one frame for its rotation).
 
     Raises:
         FileNotFoundError: no such file.
@@ -99,7 +99,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate
         if not stream.width or not stream.height or not rate:
             raise ValueError(f"video file {path}: the video stream has no size or frame rate")
-        return VideoInfo(path, int(stream.width), int(stream.height), duration, Fraction(rate), int(stream.frames or 0))
+        width, height = int(stream.width), int(stream.height)
+    if video_rotation(path) in (90, 270):  # the size a player shows (see clip_reader: rotation)
+        width, height = height, width
+    return VideoInfo(path, width, height, duration, Fraction(rate), int(stream.frames or 0))
 
 
 def _seconds(value, name: str) -> Fraction:
@@ -209,8 +212,10 @@ class ProposalsFile:
         return entries
 
     def _read_csv(self) -> dict:
+        from ..training.ava_files import open_annotation_text
+
         grouped: dict = {}
-        with open(self.path, newline="", encoding="utf-8") as handle:
+        with open_annotation_text(self.path) as handle:
             for line, row in enumerate(csv.reader(handle), start=1):
                 if not row:
                     continue
@@ -540,18 +545,22 @@ def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLi
     """Write `actions.csv`, `actions.json` (and the annotated video when `output_video` is given) into `output_dir`."""
     from .annotated_video import write_annotated_video
 
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from .cli import atomic_output, check_output_dir, check_output_file
+
+    output_dir = check_output_dir(output_dir, "output_dir")
+    if output_video is not None:
+        check_output_file(output_video, "output_video")
     video_id = video_id if video_id is not None else Path(os.fspath(video)).stem
     paths = OutputPaths(csv=output_dir / "actions.csv", json=output_dir / "actions.json")
     write_actions_csv(paths.csv, results, video_id, action_threshold=action_threshold)
     records = results_to_records(results, top_k, label_threshold, id2label)
-    with open(paths.json, "w", encoding="utf-8") as handle:
+    with atomic_output(paths.json) as temporary, open(temporary, "w", encoding="utf-8") as handle:
         json.dump({"video": os.fspath(video), "video_id": video_id, "keyframes": records}, handle, indent=1)
     if output_video is not None:
         began = time.perf_counter()
-        write_annotated_video(video, output_video, results, stride=stride, top_k=top_k, threshold=label_threshold,
-                              id2label=id2label, lossless=lossless)
+        with atomic_output(output_video) as temporary:
+            write_annotated_video(video, temporary, results, stride=stride, top_k=top_k, threshold=label_threshold,
+                                  id2label=id2label, lossless=lossless, output_name=output_video)
         if timings is not None:
             timings.drawing += time.perf_counter() - began
         paths.video = Path(output_video)
@@ -560,70 +569,81 @@ def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLi
 
 # ----------------------------------------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
+    from .cli import HelpFormatter, add_log_level
+
     parser = argparse.ArgumentParser(
         prog="videomae-action-detection",
         description="AVA action detection on a video: actions.csv (official AVA format), actions.json and an "
         "optional annotated video.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("video", help="input video file")
     parser.add_argument("--model", required=True, help="VideoMAE action detection model folder or Hub id")
     boxes = parser.add_mutually_exclusive_group(required=True)
     boxes.add_argument("--proposals", help="person boxes: AVA proposals .pkl or AVA-format CSV (normalised boxes)")
     boxes.add_argument("--detector", help="person boxes: a transformers object-detection model folder or Hub id")
-    parser.add_argument("--person_label", default="person", help="the detector's person label name (default: person)")
+    parser.add_argument("--person_label", default="person", help="the detector's person label name")
     parser.add_argument("--person_threshold", type=float, default=0.9,
-                        help="keep person boxes scoring >= this (default 0.9, mmaction2's demo)")
-    parser.add_argument("--output_dir", default=".", help="where actions.csv and actions.json go (default: .)")
+                        help="keep person boxes scoring >= this")
+    parser.add_argument("--output_dir", default=".", help="where actions.csv and actions.json go")
     parser.add_argument("--output_video", help="write the annotated video here (e.g. annotated.mp4)")
     parser.add_argument("--lossless", action="store_true",
                         help="encode the annotated video losslessly (libx264rgb, qp 0): pixels outside the boxes equal the input's decode")
-    parser.add_argument("--video_id", help="video id in the CSV and for the proposals lookup (default: the file stem)")
-    parser.add_argument("--stride", type=float, default=1.0, help="seconds between keyframes (default 1, as AVA)")
-    parser.add_argument("--start", type=float, default=0.0, help="first keyframe second (default 0)")
+    parser.add_argument("--video_id", help="video id in the CSV and for the proposals lookup")
+    parser.add_argument("--stride", type=float, default=1.0, help="seconds between keyframes")
+    parser.add_argument("--start", type=float, default=0.0, help="first keyframe second")
     parser.add_argument("--end", type=float, help="no keyframes at or after this second")
     parser.add_argument("--frame_interval", type=int, default=DEFAULT_FRAME_INTERVAL,
-                        help="1/30 s ticks between clip frames (default 4, the recipe)")
+                        help="1/30 s ticks between clip frames")
     parser.add_argument("--short_side", type=int, help="override the processor's short side (256 for the AVA models)")
-    parser.add_argument("--batch_size", type=int, default=4, help="keyframes per model call (default 4)")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="model dtype (default fp32)")
+    parser.add_argument("--batch_size", type=int, default=4, help="keyframes per model call")
+    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="model dtype")
     parser.add_argument("--action_threshold", type=float, default=0.002,
-                        help="CSV rows for actions scoring > this (default 0.002, mmaction2's)")
-    parser.add_argument("--top_k", type=int, default=3, help="actions per person in the JSON and the video (default 3)")
+                        help="CSV rows for actions scoring > this")
+    parser.add_argument("--top_k", type=int, default=3, help="actions per person in the JSON and the video")
     parser.add_argument("--label_threshold", type=float, default=0.5,
-                        help="JSON / video actions scoring > this (default 0.5)")
+                        help="JSON / video actions scoring > this")
     parser.add_argument("--trust_remote_code", action="store_true", help="load the model with trust_remote_code")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    add_log_level(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        model, processor = load_action_detector(args.model, device=args.device, dtype=args.dtype,
-                                                trust_remote_code=args.trust_remote_code)
-        if args.proposals:
-            person_boxes = ProposalsFile(args.proposals)
-        else:
-            person_boxes = ObjectDetectorBoxes(args.detector, person_label=args.person_label, device=args.device)
-        timings = Timings()
-        results = list(
-            detect_actions(
-                args.video, model, processor, person_boxes, video_id=args.video_id, stride=args.stride,
-                start=args.start, end=args.end, batch_size=args.batch_size, frame_interval=args.frame_interval,
-                person_threshold=args.person_threshold, short_side=args.short_side, progress=not args.no_progress,
-                timings=timings,
-            )
+    from .cli import run_command
+
+    return run_command(_run, build_parser().parse_args(argv))
+
+
+def _run(args) -> int:
+    from .cli import check_output_dir, check_output_file
+
+    # Outputs first: a bad output path fails before the model loads and runs.
+    check_output_dir(args.output_dir, "--output_dir")
+    if args.output_video:
+        check_output_file(args.output_video, "--output_video")
+    model, processor = load_action_detector(args.model, device=args.device, dtype=args.dtype,
+                                            trust_remote_code=args.trust_remote_code)
+    if args.proposals:
+        person_boxes = ProposalsFile(args.proposals)
+    else:
+        person_boxes = ObjectDetectorBoxes(args.detector, person_label=args.person_label, device=args.device)
+    timings = Timings()
+    results = list(
+        detect_actions(
+            args.video, model, processor, person_boxes, video_id=args.video_id, stride=args.stride,
+            start=args.start, end=args.end, batch_size=args.batch_size, frame_interval=args.frame_interval,
+            person_threshold=args.person_threshold, short_side=args.short_side, progress=not args.no_progress,
+            timings=timings,
         )
-        paths = write_outputs(
-            results, args.output_dir, args.video, video_id=args.video_id, action_threshold=args.action_threshold,
-            top_k=args.top_k, label_threshold=args.label_threshold,
-            id2label={int(k): v for k, v in model.config.id2label.items()}, output_video=args.output_video,
-            stride=args.stride, lossless=args.lossless, timings=timings,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    )
+    paths = write_outputs(
+        results, args.output_dir, args.video, video_id=args.video_id, action_threshold=args.action_threshold,
+        top_k=args.top_k, label_threshold=args.label_threshold,
+        id2label={int(k): v for k, v in model.config.id2label.items()}, output_video=args.output_video,
+        stride=args.stride, lossless=args.lossless, timings=timings,
+    )
     persons = sum(len(result.boxes) for result in results)
     print(f"{len(results)} keyframes, {persons} person boxes -> {paths.csv}, {paths.json}"
           + (f", {paths.video}" if paths.video else ""))

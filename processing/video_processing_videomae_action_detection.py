@@ -80,10 +80,37 @@ class VideoMAEActionDetectionVideosKwargs(VideosKwargs, total=False):
     flip_ratio: float | None
 
 
+# Longest side (pixels) a clip may have after resizing: AVA frames at short side 256 are <= 464 wide; 4096 leaves room
+# for any real aspect ratio but stops a 4000x16 strip from asking the resize for gigabytes (256 x 64000 x 16 frames).
+MAX_RESIZED_SIDE = 4096
+
+
 def rescaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """(new_height, new_width) for a short side of `short_side`, as mmcv's `rescale_size((w, h), (inf, short_side))`."""
     scale = short_side / min(height, width)
     return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def _dtype_message(video: torch.Tensor, what: str) -> str:
+    """Why a non-uint8 clip is refused: what it holds (non-finite values, already-normalised floats, wide integers)."""
+    message = f"{what} must be uint8 RGB (0-255) as decoded, got {video.dtype}"
+    if video.is_floating_point():
+        if not bool(torch.isfinite(video).all()):
+            return message + " holding NaN / inf values"
+        return message + ": the processor rescales and normalises itself; pass the decoded frames, not pixel_values"
+    return message + ": convert it with .astype(np.uint8) only if its values are 0-255"
+
+
+def _checked_resized_size(height: int, width: int, short_side: int, what: str) -> tuple[int, int]:
+    """`rescaled_size`, refused with a ValueError naming `what` when a side would exceed MAX_RESIZED_SIDE."""
+    new_height, new_width = rescaled_size(height, width, short_side)
+    if max(new_height, new_width) > MAX_RESIZED_SIDE:
+        raise ValueError(
+            f"{what} is {height}x{width} (H x W): at short side {short_side} it would be resized to "
+            f"{new_height}x{new_width}, over the {MAX_RESIZED_SIDE}-pixel limit per side (aspect ratio "
+            f"{max(height, width) / min(height, width):.0f}:1); crop it to a usual aspect ratio first"
+        )
+    return new_height, new_width
 
 
 class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
@@ -238,12 +265,14 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                         crop_size=settings["crop_size"], flip_ratio=settings["flip_ratio"],
                     )
                 )
+                _checked_resized_size(height, width, augmentation.short_side, f"`videos[{index}]`")
                 frames, pixel_boxes = self._train_transform(clip, pixel_boxes, augmentation, settings["crop_size"], interpolation)
             elif settings["do_resize"]:
                 short_side = settings["size"].shortest_edge
                 if short_side is None:
                     raise ValueError(f"`size` must be {{'shortest_edge': int}}, got {dict(settings['size'])}")
-                frames, pixel_boxes = _resize(clip, pixel_boxes, rescaled_size(height, width, short_side), interpolation)
+                new_size = _checked_resized_size(height, width, short_side, f"`videos[{index}]`")
+                frames, pixel_boxes = _resize(clip, pixel_boxes, new_size, interpolation)
             else:
                 frames = _to_float32(clip)
             frames = frames.as_subclass(torch.Tensor)
@@ -301,10 +330,14 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
         ):
             raise TypeError("`videos` must be decoded clips; read them from a file or frame folder with `read_clip`")
         if isinstance(videos, (np.ndarray, torch.Tensor)) and videos.ndim == 5:
+            if len(videos) == 0:
+                raise ValueError(f"`videos` holds 0 clips (shape {tuple(videos.shape)}): pass at least one clip")
             videos = list(videos)
         elif isinstance(videos, (np.ndarray, torch.Tensor)):
             videos = [videos]
-        if not isinstance(videos, (list, tuple)) or not videos:
+        if isinstance(videos, (list, tuple)) and not videos:
+            raise ValueError("`videos` is an empty list: pass at least one clip (T, H, W, 3)")
+        if not isinstance(videos, (list, tuple)):
             raise TypeError(f"`videos` must be a clip (T, H, W, 3) or a non-empty list of clips, got {type(videos).__name__}")
         clips = []
         for index, video in enumerate(videos):
@@ -313,13 +346,17 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                 shape = tuple(video.shape) if hasattr(video, "shape") else type(video).__name__
                 raise ValueError(f"`videos[{index}]` must be a (T, H, W, 3) clip, got {shape}")
             if video.dtype != torch.uint8:
-                raise ValueError(f"`videos[{index}]` must be uint8 RGB (0-255), got {video.dtype}")
+                raise ValueError(_dtype_message(video, f"`videos[{index}]`"))
             layout = str(input_data_format) if input_data_format is not None else None
             channels_last = video.shape[-1] == 3 if layout is None else layout.endswith("last")
             if channels_last:
                 video = video.permute(0, 3, 1, 2)
             if video.shape[1] != 3:
                 raise ValueError(f"`videos[{index}]` must have 3 (RGB) channels, got shape {tuple(video.shape)}")
+            if min(video.shape[0], video.shape[2], video.shape[3]) == 0:
+                raise ValueError(
+                    f"`videos[{index}]` is empty: {video.shape[0]} frames of {video.shape[2]}x{video.shape[3]} pixels"
+                )
             clips.append(video.to(device) if device is not None else video)
         return clips
 

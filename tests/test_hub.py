@@ -336,7 +336,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(make_input, tmp_path, cap
     message = make_input(checkpoint)
     output = tmp_path / "out"
     extra = ["--variant", "large"] if make_input is _wrong_variant else []
-    assert convert(["--checkpoint", checkpoint, "--output_dir", output, *extra]) == 1
+    assert convert(["--checkpoint", checkpoint, "--output_dir", output, *extra]) == 2
     error = capsys.readouterr().err
     print(error.strip())
     assert error.startswith("error: ") and message in error
@@ -350,7 +350,7 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
     output = tmp_path / "out"
     output.mkdir()
     (output / "mine.txt").write_text("keep me")
-    assert convert(["--checkpoint", checkpoint, "--output_dir", output]) == 1
+    assert convert(["--checkpoint", checkpoint, "--output_dir", output]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
     assert [p.name for p in output.iterdir()] == ["mine.txt"]
     assert convert(["--checkpoint", checkpoint, "--output_dir", output, "--overwrite"]) == 0
@@ -449,7 +449,7 @@ def test_recognition_checkpoint_with_a_final_norm_is_refused(tmp_path, capsys):
     recognizer = _recognition_checkpoint(tmp_path / "recognizer.pth")
     recognizer["backbone.norm.weight"] = torch.ones(64)
     torch.save({"state_dict": recognizer}, tmp_path / "odd.pth")
-    assert convert(["--checkpoint", tmp_path / "odd.pth", "--output_dir", tmp_path / "out"]) == 1
+    assert convert(["--checkpoint", tmp_path / "odd.pth", "--output_dir", tmp_path / "out"]) == 2
     assert "backbone.norm.weight" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

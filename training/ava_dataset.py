@@ -33,6 +33,7 @@ Each example has what `read_clip` needs:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import ChainMap
@@ -109,6 +110,10 @@ class AVAKineticsConfig(datasets.BuilderConfig):
             nobody); mmaction2 has none.
         person_det_score_thr, num_max_proposals: mmaction2's proposal filter (0.9, 1000).
         fps: timeline frame rate (30).
+        source_fingerprint: set by the builder (do not pass it): a digest of the annotation files' content and of
+            the set of videos / frame folders found (names and sizes). It is part of the config, so it names the
+            cache folder: edited annotations or added / removed / replaced videos give a new cache, unchanged ones
+            reuse the old.
     """
 
     include_kinetics: bool = False
@@ -122,6 +127,7 @@ class AVAKineticsConfig(datasets.BuilderConfig):
     person_det_score_thr: float = PERSON_DET_SCORE_THR
     num_max_proposals: int = NUM_MAX_PROPOSALS
     fps: int = AVA_FPS
+    source_fingerprint: str | None = None
 
     def validate(self) -> None:
         """Check the options (datasets sets keyword options after construction, so the builder calls this)."""
@@ -135,6 +141,27 @@ class AVAKineticsConfig(datasets.BuilderConfig):
             self.video_start = float(self.video_start)
         if not 0 <= self.person_det_score_thr <= 1:
             raise ValueError(f"`person_det_score_thr` must lie in [0, 1], got {self.person_det_score_thr}")
+
+
+def source_fingerprint(data_dir: str | os.PathLike, chunk_size: int = 1 << 22) -> str:
+    """sha256 (hex, 16 digits) of what a build reads: every file under `annotations/` (name and content) and the
+    names and sizes of the entries of `videos/` and `rawframes/` (the set of videos found)."""
+    root = Path(os.path.abspath(data_dir))
+    digest = hashlib.sha256()
+    annotations = root / "annotations"
+    if annotations.is_dir():
+        for path in sorted(p for p in annotations.rglob("*") if p.is_file()):
+            digest.update(f"annotation {path.relative_to(annotations).as_posix()}\n".encode())
+            with open(path, "rb") as handle:
+                while chunk := handle.read(chunk_size):
+                    digest.update(chunk)
+    for folder in ("videos", "rawframes"):
+        if (root / folder).is_dir():
+            with os.scandir(root / folder) as entries:
+                listing = sorted((entry.name, 0 if entry.is_dir() else entry.stat().st_size) for entry in entries)
+            for name, size in listing:
+                digest.update(f"{folder} {name} {size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -165,8 +192,18 @@ class AVAKinetics(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("dataset_name", "ava_kinetics")  # cache folder name, whatever the module is called
+        if kwargs.get("data_dir"):
+            kwargs["source_fingerprint"] = source_fingerprint(kwargs["data_dir"])
         super().__init__(*args, **kwargs)
         self.config.validate()
+
+    def download_and_prepare(self, *args, download_mode=None, verification_mode=None, **kwargs):
+        """datasets' `download_and_prepare`; a forced rebuild does not check the new split sizes against the ones
+        recorded by the build it replaces (they differ whenever videos were dropped or came back)."""
+        if str(getattr(download_mode, "value", download_mode)) == "force_redownload" and verification_mode is None:
+            verification_mode = "no_checks"
+        return super().download_and_prepare(*args, download_mode=download_mode, verification_mode=verification_mode,
+                                            **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
@@ -516,57 +553,73 @@ def export_ava_dataset(
     return folder
 
 
-def main(argv=None) -> int:
-    """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
+def build_parser():
     import argparse
-    import sys
+
+    from ..processing.cli import HelpFormatter, add_log_level
 
     parser = argparse.ArgumentParser(
         prog="videomae-ava-dataset",
         description="Prepare the AVA v2.2 / AVA-Kinetics keyframes as a datasets DatasetDict (cached), report missing "
         "videos, and optionally export parquet + dataset card for the Hub.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("data_dir", help="folder with annotations/ and videos/ or rawframes/")
-    parser.add_argument("--config", default="ava", choices=[config.name for config in AVAKinetics.BUILDER_CONFIGS])
-    parser.add_argument("--cache_dir", default=None)
-    parser.add_argument("--missing_videos", default="error", choices=MISSING_VIDEO_POLICIES)
+    parser.add_argument("--config", default="ava", choices=[config.name for config in AVAKinetics.BUILDER_CONFIGS],
+                        help="which builder config to prepare")
+    parser.add_argument("--cache_dir", default=None, help="datasets cache folder (None: the datasets default)")
+    parser.add_argument("--missing_videos", default="error", choices=MISSING_VIDEO_POLICIES,
+                        help="what to do with keyframes whose video is missing or unreadable")
     parser.add_argument("--missing_list", default=None, help="write every missing / unreadable video to this file "
                         "(tab-separated: split, name, keyframes, reason)")
     parser.add_argument("--video_start", type=float, default=None, help="second at which AVA movie files start "
-                        "(0 full movies, 900 15-minute cuts; default: detect)")
-    parser.add_argument("--media", default="auto", choices=MEDIA_KINDS)
-    parser.add_argument("--check_videos", default="open", choices=CHECKS)
-    parser.add_argument("--label_map_file", default=AVAKineticsConfig.label_map_file)
-    parser.add_argument("--keep_empty_keyframes", action="store_true")
-    parser.add_argument("--num_proc", type=int, default=None)
+                        "(0 full movies, 900 15-minute cuts; None: detect)")
+    parser.add_argument("--media", default="auto", choices=MEDIA_KINDS, help="videos, frame folders, or detect")
+    parser.add_argument("--check_videos", default="open", choices=CHECKS, help="how much of each video to check")
+    parser.add_argument("--label_map_file", default=AVAKineticsConfig.label_map_file,
+                        help="label map .pbtxt under annotations/")
+    parser.add_argument("--keep_empty_keyframes", action="store_true", help="keep keyframes with no person box")
+    parser.add_argument("--num_proc", type=int, default=None, help="processes for preparing (None: one)")
     parser.add_argument("--force", action="store_true", help="prepare again even if cached")
     parser.add_argument("--export", default=None, help="write parquet + README.md dataset card to this folder")
     parser.add_argument("--relative_paths", action="store_true", help="export video_path / frame_dir relative to "
                         "data_dir")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        builder = AVAKinetics(
-            config_name=args.config,
-            data_dir=os.path.abspath(args.data_dir),
-            cache_dir=args.cache_dir,
-            missing_videos=args.missing_videos,
-            video_start=args.video_start,
-            media=args.media,
-            check_videos=args.check_videos,
-            label_map_file=args.label_map_file,
-            keep_empty_keyframes=args.keep_empty_keyframes,
-        )
-        builder.download_and_prepare(download_mode="force_redownload" if args.force else None, num_proc=args.num_proc)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    add_log_level(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
+    from ..processing.cli import run_command
+
+    return run_command(_run, build_parser().parse_args(argv))
+
+
+def _run(args) -> int:
+    from ..processing.cli import atomic_output, check_output_file
+
+    if args.missing_list:  # outputs first: a bad path fails before the (long) preparation
+        check_output_file(args.missing_list, "--missing_list")
+    if args.export and os.path.exists(args.export) and not os.path.isdir(args.export):
+        raise NotADirectoryError(f"--export {args.export}: exists and is not a folder")
+    builder = AVAKinetics(
+        config_name=args.config,
+        data_dir=os.path.abspath(args.data_dir),
+        cache_dir=args.cache_dir,
+        missing_videos=args.missing_videos,
+        video_start=args.video_start,
+        media=args.media,
+        check_videos=args.check_videos,
+        label_map_file=args.label_map_file,
+        keep_empty_keyframes=args.keep_empty_keyframes,
+    )
+    builder.download_and_prepare(download_mode="force_redownload" if args.force else None, num_proc=args.num_proc)
     dataset = builder.as_dataset()
     report = getattr(builder, "missing_videos_report", None)
     if report is None:
         print("(loaded from the cache; pass --force to check the videos again)")
     elif args.missing_list:
-        with open(args.missing_list, "w", encoding="utf-8") as handle:
+        with atomic_output(args.missing_list) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             for split, problems in report.items():
                 for item in problems:
                     handle.write(f"{split}\t{item.name}\t{item.keyframes}\t{item.reason}\n")

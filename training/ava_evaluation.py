@@ -438,38 +438,53 @@ def _percent(value: float) -> str:
     return "nan" if math.isnan(value) else f"{100 * value:.2f}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: score a detections CSV; prints the report, optionally writes the metrics as JSON."""
+def build_parser() -> argparse.ArgumentParser:
+    from ..processing.cli import HelpFormatter, add_log_level
+
     parser = argparse.ArgumentParser(
         prog="videomae-ava-eval",
         description="AVA frame-mAP@0.5IoU of a detections CSV, under the official ActivityNet protocol (2020 or "
         "2019) or mmaction2's.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--groundtruth", required=True, help="ground-truth CSV (e.g. ava_val_v2.2.csv)")
     parser.add_argument("--detections", required=True, help="detections CSV: video_id,timestamp,x1,y1,x2,y2,"
                         "action_id,score")
-    parser.add_argument("--label_map", default=None, help="label map .pbtxt of the evaluated classes (default: the "
+    parser.add_argument("--label_map", default=None, help="label map .pbtxt of the evaluated classes (None: the "
                         "60 AVA v2.2 classes)")
     parser.add_argument("--excluded_timestamps", default=None, help="excluded keyframes CSV (activitynet-2019, "
                         "mmaction2)")
-    parser.add_argument("--protocol", default="activitynet-2020", choices=sorted(PROTOCOLS))
-    parser.add_argument("--iou_threshold", type=float, default=IOU_THRESHOLD)
+    parser.add_argument("--protocol", default="activitynet-2020", choices=sorted(PROTOCOLS),
+                        help="which evaluator's rules to follow")
+    parser.add_argument("--iou_threshold", type=float, default=IOU_THRESHOLD,
+                        help="IoU a detection needs with a ground-truth box to count")
     parser.add_argument("--output_json", default=None, help="also write the metrics (official names) to this file")
-    args = parser.parse_args(argv)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AvaEvaluationWarning)
-            outcome = evaluate_ava_frame_map(args.groundtruth, args.detections, args.label_map,
-                                             args.excluded_timestamps, args.protocol, args.iou_threshold)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    add_log_level(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: score a detections CSV; prints the report, optionally writes the metrics as JSON."""
+    from ..processing.cli import run_command
+
+    return run_command(_run, build_parser().parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..processing.cli import check_output_file, write_text_atomic
+
+    if args.output_json:
+        check_output_file(args.output_json, "--output_json")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AvaEvaluationWarning)
+        outcome = evaluate_ava_frame_map(args.groundtruth, args.detections, args.label_map,
+                                         args.excluded_timestamps, args.protocol, args.iou_threshold)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(format_report(outcome, args.iou_threshold))
     if args.output_json:
         metrics = outcome_to_metrics(outcome, args.iou_threshold)
-        Path(args.output_json).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(args.output_json, json.dumps(metrics, indent=1) + "\n")
     return 0
 
 

@@ -40,6 +40,15 @@ _ARROW_BLOCK_BYTES = 4 << 20
 _COORDINATE_NAMES = ("x1", "y1", "x2", "y2")
 
 
+def open_annotation_text(path: str | os.PathLike, errors: str = "strict"):
+    """Open an annotation text file (CSV or label map) for reading, the one way every reader here does it.
+
+    UTF-8, with a leading byte-order mark dropped (`utf-8-sig`: spreadsheet programs write one, and it would
+    otherwise become part of the first video id); `newline=""` as the `csv` module needs.
+    """
+    return open(path, newline="", encoding="utf-8-sig", errors=errors)
+
+
 def read_label_map(path: str | os.PathLike) -> dict[int, str]:
     """AVA label map -> {action id: name}, in file order.
 
@@ -49,7 +58,7 @@ def read_label_map(path: str | os.PathLike) -> dict[int, str]:
     path = Path(path)
     labels: dict[int, str] = {}
     block = None
-    with open(path, encoding="utf-8") as handle:
+    with open_annotation_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):
@@ -94,7 +103,7 @@ def read_keyframe_list(path: str | os.PathLike) -> list[tuple[str, str, int]]:
     """
     path = Path(path)
     keyframes = []
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open_annotation_text(path) as handle:
         reader = csv.reader(handle)
         for row in reader:
             line_number = reader.line_num
@@ -270,7 +279,7 @@ def iter_ava_csv(path: str | os.PathLike, batch_rows: int = _BATCH_ROWS) -> Iter
             return
         except _ArrowFallback:
             pass  # something pyarrow does not take: read the rest exactly (and find the bad line, if any)
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open_annotation_text(path) as handle:
         reader = csv.reader(itertools.islice(handle, rows_done, None))
         rows = ((row, rows_done + reader.line_num) for row in reader)
         try:
@@ -285,7 +294,7 @@ class _ArrowFallback(Exception):
 
 def _first_row_width(path: Path) -> int | None:
     """Number of comma-separated fields of the first non-blank line; None for a file without one."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open_annotation_text(path, errors="replace") as handle:
         for line in handle:
             if line.strip():
                 return line.count(",") + 1
@@ -603,9 +612,12 @@ def write_detections_csv(path: str | os.PathLike, rows: AvaCsvRows, decimals: in
     columns["action_id"] = pc.cast(pa.array(rows.action_ids), pa.string())
     columns["score"] = format_decimals(rows.scores, decimals)
     table = pa.table(columns)
-    pa_csv.write_csv(
-        table, str(path), write_options=pa_csv.WriteOptions(include_header=False, quoting_style="none")
-    )
+    from ..processing.cli import atomic_output
+
+    with atomic_output(path) as temporary:  # a failure leaves no half-written CSV
+        pa_csv.write_csv(
+            table, str(temporary), write_options=pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        )
 
 
 def write_groundtruth_csv(path: str | os.PathLike, rows: AvaCsvRows) -> None:
@@ -613,7 +625,9 @@ def write_groundtruth_csv(path: str | os.PathLike, rows: AvaCsvRows) -> None:
     2-column keyframe rows. Coordinates are written with their shortest exact text, so they read back unchanged."""
     _check_writable_text(rows)
     person_ids = rows.person_ids
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    from ..processing.cli import atomic_output
+
+    with atomic_output(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         for row in range(rows.num_rows):
             values = [

@@ -723,8 +723,17 @@ def main(argv: list[str] | None = None) -> dict:
     return metrics
 
 
-def console_main() -> None:
-    main()
+def console_main(argv: list[str] | None = None) -> int:
+    """`videomae-ava-train`: `main`, with the errors bad arguments or files cause (missing data folder, unreadable
+    annotation or checkpoint, refused pickle) printed as one `error:` line and exit status 2, no traceback."""
+    from ..processing.cli import EXIT_USAGE_OR_INPUT_ERROR, expected_errors
+
+    try:
+        main(argv)
+    except expected_errors() as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE_OR_INPUT_ERROR
+    return 0
 
 
 if __name__ == "__main__":

@@ -367,61 +367,164 @@ def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwr
     """Write the toy data set into `output_dir` (see the module docstring) and return its path.
 
     Args:
-        output_dir: the data folder to create (`annotations/`, `videos/`). An existing complete toy set made with the
-            same settings is reused as it is; a different or incomplete one is an error unless `overwrite`.
+        output_dir: the data folder to create (`annotations/`, `videos/`). An existing toy set made with the same
+            settings is reused when every file its manifest lists is there with its recorded size and every video
+            opens; a toy set made with these settings that fails that check is rebuilt. Any other existing,
+            non-empty folder is an error unless `overwrite`.
         seed: everything (ids, people, actions, textures, noise, proposals) follows from it.
         settings: fields of `ToyDatasetSettings` (e.g. `train_videos=8`, `val_videos=4`, `style="ava_kinetics"`).
+
+    The new set is built in a staging folder beside `output_dir` and swapped in by renames only when complete, so the
+    old set stays whole until then (an interrupted or failed run leaves it as it was). Staging folders left by
+    killed runs (their process is gone) are removed first.
     """
     config = ToyDatasetSettings(seed=seed, **settings)
     config.check()
     output_dir = Path(output_dir)
-    manifest_path = output_dir / "toy_dataset.json"
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(f"{output_dir} exists and is not a folder")
     if output_dir.exists() and any(output_dir.iterdir()):
-        existing = None
-        if manifest_path.exists():
-            existing = json.loads(manifest_path.read_text(encoding="utf-8")).get("settings")
-        if existing == asdict(config) and not overwrite:
+        existing = _read_manifest(output_dir / "toy_dataset.json")
+        same_settings = existing is not None and existing.get("settings") == asdict(config)
+        if same_settings and not overwrite and _verify_files(output_dir, existing) is None:
             return output_dir
-        if not overwrite:
+        if not same_settings and not overwrite:
             raise FileExistsError(
                 f"{output_dir} exists and is not a toy data set made with these settings; choose another folder or "
                 "pass overwrite=True (--overwrite)"
             )
-        shutil.rmtree(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the destination and renamed at the end: an interrupted run leaves no half-made data set.
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(output_dir)}{os.getpid()}-", dir=output_dir.parent))
     try:
-        (staging / "annotations").mkdir()
-        (staging / "videos").mkdir()
-        (staging / "annotations" / "ava_action_list_v2.2.pbtxt").write_text(_label_map_full(), encoding="utf-8")
-        (staging / "annotations" / "ava_action_list_v2.2_for_activitynet_2019.pbtxt").write_text(
-            _label_map_evaluated(), encoding="utf-8")
-        rng = np.random.default_rng(seed)
-        train_rng, val_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=2))
-        used_ids: set = set()
-        counts = {
-            "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids),
-            "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids),
-        }
-        if config.style == "ava_kinetics":
-            counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids, True)
-            counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True)
-        manifest = {
-            "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
-            "settings": asdict(config),
-            "actions": {action_id: AVA_ACTION_NAMES[action_id] for action_id in TOY_ACTION_IDS},
-            "action_groups": {action_id: AVA_ACTION_TYPES[action_id] for action_id in TOY_ACTION_IDS},
-            "counts": counts,
-        }
-        (staging / "toy_dataset.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        if output_dir.exists():
-            output_dir.rmdir()  # empty (checked above)
-        staging.rename(output_dir)
+        _build(staging, config, seed)
+        _swap_in(staging, output_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return output_dir
+
+
+def _staging_prefix(output_dir: Path) -> str:
+    return f".{output_dir.name}.staging-"
+
+
+def _remove_stale_staging(output_dir: Path) -> None:
+    """Remove staging / swap folders of `output_dir` whose run (the pid in their name) is no longer alive."""
+    for prefix in (_staging_prefix(output_dir), f".{output_dir.name}.old-"):
+        for path in output_dir.parent.glob(f"{prefix}*"):
+            pid_text = path.name[len(prefix):].partition("-")[0]
+            if pid_text.isdigit() and not _process_alive(int(pid_text)):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_manifest(path: Path) -> dict | None:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _file_record(root: Path) -> dict[str, dict]:
+    """What a complete set holds: `files` {relative path: bytes} for the annotation files and `videos` {relative
+    path: frames} (libx264 output varies by a few bytes between runs; the frame count does not)."""
+    from ..processing.clip_reader import open_video
+
+    files, videos = {}, {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name == "toy_dataset.json":
+            continue
+        name = path.relative_to(root).as_posix()
+        if name.startswith("videos/"):
+            container, stream = open_video(path)
+            with container:
+                videos[name] = stream.frames
+        else:
+            files[name] = path.stat().st_size
+    return {"files": files, "videos": videos}
+
+
+def _verify_files(root: Path, manifest: dict) -> str | None:
+    """None when every file the manifest lists is there with its size and every video opens with its frame count,
+    else what is wrong."""
+    from ..processing.clip_reader import open_video
+
+    files, videos = manifest.get("files"), manifest.get("videos")
+    if not isinstance(files, dict) or not isinstance(videos, dict) or not files or not videos:
+        return "the manifest lists no files (made by an older version)"
+    for name, size in files.items():
+        path = root / name
+        if not path.is_file():
+            return f"{path} is missing"
+        if path.stat().st_size != size:
+            return f"{path} has {path.stat().st_size} bytes, the manifest says {size}"
+    for name, frames in videos.items():
+        try:
+            container, stream = open_video(root / name)
+            with container:
+                if stream.frames != frames:
+                    return f"{root / name} has {stream.frames} frames, the manifest says {frames}"
+        except (ValueError, OSError) as error:
+            return str(error)
+    return None
+
+
+def _swap_in(staging: Path, output_dir: Path) -> None:
+    """Make the complete `staging` folder `output_dir`: the old folder is renamed away first, removed last."""
+    old = None
+    if output_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.old-{os.getpid()}-", dir=output_dir.parent))
+        os.rmdir(old)
+        os.replace(output_dir, old)
+    try:
+        os.replace(staging, output_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, output_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _build(staging: Path, config: ToyDatasetSettings, seed: int) -> None:
+    """Write the whole set (videos, CSVs, label maps, proposals, manifest with file sizes) into `staging`."""
+    (staging / "annotations").mkdir()
+    (staging / "videos").mkdir()
+    (staging / "annotations" / "ava_action_list_v2.2.pbtxt").write_text(_label_map_full(), encoding="utf-8")
+    (staging / "annotations" / "ava_action_list_v2.2_for_activitynet_2019.pbtxt").write_text(
+        _label_map_evaluated(), encoding="utf-8")
+    rng = np.random.default_rng(seed)
+    train_rng, val_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=2))
+    used_ids: set = set()
+    counts = {
+        "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids),
+        "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids),
+    }
+    if config.style == "ava_kinetics":
+        counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids, True)
+        counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True)
+    manifest = {
+        "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
+        "settings": asdict(config),
+        "actions": {action_id: AVA_ACTION_NAMES[action_id] for action_id in TOY_ACTION_IDS},
+        "action_groups": {action_id: AVA_ACTION_TYPES[action_id] for action_id in TOY_ACTION_IDS},
+        "counts": counts,
+        **_file_record(staging),
+    }
+    (staging / "toy_dataset.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
 def default_toy_dataset_dir(seed: int = 0) -> Path:
@@ -433,32 +536,52 @@ def default_toy_dataset_dir(seed: int = 0) -> Path:
     return cache / "videomae_action_detection" / "toy-ava" / f"v{TOY_DATASET_VERSION}-seed{seed}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
+_SETTING_HELP = {
+    "train_videos": "videos in the train split",
+    "val_videos": "videos in the val split",
+    "keyframes_per_video": "annotated keyframes (seconds) per video",
+    "width": "frame width in pixels (even, >= 64)",
+    "height": "frame height in pixels (even, >= 48)",
+    "min_people": "fewest people per video",
+    "max_people": "most people per video",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..processing.cli import HelpFormatter, add_log_level
+
     defaults = ToyDatasetSettings()
     parser = argparse.ArgumentParser(
         prog="videomae-ava-toy-dataset",
         description="Write a small AVA-format data set (videos, CSVs, label maps, proposals) whose actions are "
         "learnable from motion and appearance.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("output_dir", nargs="?", default=None,
-                        help=f"data folder to create (default: {default_toy_dataset_dir()})")
-    parser.add_argument("--seed", type=int, default=0)
+                        help=f"data folder to create; when left out, {default_toy_dataset_dir()}")
+    parser.add_argument("--seed", type=int, default=0, help="everything in the set follows from it")
     parser.add_argument("--style", choices=STYLES, default=defaults.style,
                         help="AVA movie cuts starting at 900 s; ava_kinetics adds a Kinetics part (clips "
                         "{id}_{start:06d}_{end:06d}, kinetics_{train,val}_v1.0.csv, kinetics_proposals_*.pkl)")
-    for name in ("train_videos", "val_videos", "keyframes_per_video", "width", "height", "min_people", "max_people"):
-        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    args = parser.parse_args(argv)
-    settings = {name: getattr(args, name) for name in ("style", "train_videos", "val_videos", "keyframes_per_video",
-                                                       "width", "height", "min_people", "max_people")}
+    for name, text in _SETTING_HELP.items():
+        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name), help=text)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing folder (the new set is built aside and swapped in when complete)")
+    add_log_level(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
+    from ..processing.cli import run_command
+
+    return run_command(_run, build_parser().parse_args(argv))
+
+
+def _run(args) -> int:
+    settings = {name: getattr(args, name) for name in ("style", *_SETTING_HELP)}
     output_dir = args.output_dir or default_toy_dataset_dir(args.seed)
-    try:
-        path = generate_toy_dataset(output_dir, seed=args.seed, overwrite=args.overwrite, **settings)
-    except (ValueError, FileExistsError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    path = generate_toy_dataset(output_dir, seed=args.seed, overwrite=args.overwrite, **settings)
     manifest = json.loads((path / "toy_dataset.json").read_text(encoding="utf-8"))
     for split, counts in manifest["counts"].items():
         print(f"{split}: {counts['videos']} videos, {counts['keyframes']} keyframes, {counts['boxes']} person boxes")
