@@ -304,6 +304,14 @@ class VideoMAEActionDetectionPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_attention_backend = True
 
+    def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
+        """`PreTrainedModel.save_pretrained`, writing the weights under the model's own parameter names
+        (`query.bias` / `value.bias`). transformers' default (`save_original_format=True`) would reverse the VideoMAE
+        checkpoint renaming and write `q_bias` / `v_bias`, which the Trainer's resume and best-model loading
+        (`load_state_dict(strict=False)` on the file) silently skip. Old files with `q_bias` / `v_bias` (and the
+        Hub's MCG-NJU VideoMAE checkpoints) still load: the renaming is registered for loading."""
+        return super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
+
     def _init_weights(self, module):
         """mmaction2's initialisation: truncated normal (std `initializer_range`) for linear layers, zero biases, unit
         LayerNorms; xavier-normal for the action classifier."""

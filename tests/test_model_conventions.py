@@ -9,15 +9,16 @@ import torch
 from conftest import tiny_config
 
 
-def _tiny_inputs(batch_size=2, num_boxes=3, height=32, width=48, seed=0):
+def _tiny_inputs(batch_size=2, num_boxes=3, height=32, width=48, generator_seed=0):
     """Random clips and padded boxes (the last clip has one box fewer) for the tiny config."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(generator_seed)
     pixel_values = torch.randn((batch_size, 4, 3, height, width), generator=generator)
     corners = torch.rand((batch_size, num_boxes, 2), generator=generator) * torch.tensor([width / 2, height / 2])
     sizes = 4 + torch.rand((batch_size, num_boxes, 2), generator=generator) * torch.tensor([width / 2, height / 2])
     boxes = torch.cat([corners, corners + sizes], dim=-1)
     boxes_mask = torch.ones((batch_size, num_boxes), dtype=torch.bool)
-    boxes_mask[-1, -1] = False
+    if batch_size > 1:
+        boxes_mask[-1, -1] = False
     return {"pixel_values": pixel_values, "boxes": boxes, "boxes_mask": boxes_mask}
 
 
@@ -89,3 +90,98 @@ def test_from_pretrained_with_another_num_labels_gets_a_consistent_new_head(tmp_
         tmp_path, id2label={0: "x", 1: "y"}, action_ids=[7, 9], ignore_mismatched_sizes=True
     )
     assert named.config.label2id == {"x": 0, "y": 1} and named.roi_head.classifier.out_features == 2
+
+
+# ------------------------------------------------------------------------------------ stock Trainer (item 2)
+
+
+class _TinyDetectionSet(torch.utils.data.Dataset):
+    """8 clips of the tiny config, 2 boxes each (also the ground truth), 3 random actions per box."""
+
+    def __init__(self, num_labels=3):
+        generator = torch.Generator().manual_seed(1)
+        self.items = []
+        for _ in range(8):
+            inputs = _tiny_inputs(batch_size=1, num_boxes=2, generator_seed=int(torch.randint(0, 1000, (), generator=generator)))
+            self.items.append({
+                "pixel_values": inputs["pixel_values"][0],
+                "boxes": inputs["boxes"][0],
+                "gt_boxes": inputs["boxes"][0],
+                "labels": (torch.rand((2, num_labels), generator=generator) > 0.5).float(),
+            })
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+def _stock_trainer(output_dir, max_steps, **arguments):
+    from transformers import Trainer, TrainingArguments
+
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    model = VideoMAEForActionDetection(tiny_config(id2label={0: "a", 1: "b", 2: "c"}))
+    args = TrainingArguments(output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=2,
+                             learning_rate=1e-2, use_cpu=True, report_to="none", seed=0, save_steps=2,
+                             save_strategy="steps", logging_steps=1, disable_tqdm=True, **arguments)
+    dataset = _TinyDetectionSet()
+    return Trainer(model=model, args=args, train_dataset=dataset, eval_dataset=dataset, **{})
+
+
+def _bias_state(model):
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def test_stock_trainer_resume_restores_every_weight(tmp_path):
+    from safetensors.torch import load_file
+
+    straight = _stock_trainer(tmp_path / "straight", 4)
+    straight.train()
+    saved = load_file(tmp_path / "straight" / "checkpoint-2" / "model.safetensors")
+    assert "videomae.encoder.layer.0.attention.attention.query.bias" in saved
+    assert not any("q_bias" in key or "v_bias" in key for key in saved)
+
+    from transformers import TrainerCallback
+
+    class StopAfterTwoSteps(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_training_stop = state.global_step == 2
+
+    interrupted = _stock_trainer(tmp_path / "interrupted", 4)
+    interrupted.add_callback(StopAfterTwoSteps())
+    interrupted.train()
+    resumed = _stock_trainer(tmp_path / "interrupted", 4)
+    with torch.no_grad():  # resuming must overwrite every weight, biases included
+        for parameter in resumed.model.parameters():
+            parameter.add_(1.0)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "interrupted" / "checkpoint-2"))
+    expected, got = _bias_state(straight.model), _bias_state(resumed.model)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0, msg=name)
+
+
+def test_stock_trainer_loads_the_best_model_with_its_biases(tmp_path):
+    from safetensors.torch import load_file
+
+    calls = []
+
+    def compute_metrics(_):  # the first evaluation (step 2) is the best
+        calls.append(1)
+        return {"score": 1.0 if len(calls) == 1 else 0.0}
+
+    trainer = _stock_trainer(tmp_path / "best", 4, eval_strategy="steps", eval_steps=2, load_best_model_at_end=True,
+                             metric_for_best_model="score", greater_is_better=True, label_names=["labels"])
+    trainer.compute_metrics = compute_metrics
+    trainer.train()
+    assert trainer.state.best_model_checkpoint.endswith("checkpoint-2")
+    best = load_file(tmp_path / "best" / "checkpoint-2" / "model.safetensors")
+    last = load_file(tmp_path / "best" / "checkpoint-4" / "model.safetensors")
+    state = trainer.model.state_dict()
+    bias = "videomae.encoder.layer.0.attention.attention.query.bias"
+    assert not torch.equal(best[bias], last[bias])
+    for name, value in best.items():
+        torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)

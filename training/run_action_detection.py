@@ -497,17 +497,6 @@ class ActionDetectionTrainer(Trainer):
             self._created_lr_scheduler = True
         return self.lr_scheduler
 
-    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        """Resume through `from_pretrained`, which renames the saved `q_bias` / `v_bias` back to `query.bias` /
-        `value.bias` (the VideoMAE checkpoint conversion). The Trainer's own loader calls `load_state_dict(strict=False)`
-        on the raw file and silently leaves those biases at their current values (transformers 5.23)."""
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
-            return super()._load_from_checkpoint(resume_from_checkpoint, model)
-        model = self.model if model is None else model
-        logger.info(f"loading the model weights of {resume_from_checkpoint}")
-        loaded = type(model).from_pretrained(resume_from_checkpoint, config=model.config)
-        model.load_state_dict(loaded.state_dict(), strict=True)
-
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         # Only the padded logits are gathered; boxes_mask is implied by the eval set's proposals.
         ignore_keys = ignore_keys or ["boxes_mask", "feature_map", "hidden_states"]
