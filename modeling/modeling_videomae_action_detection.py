@@ -64,6 +64,9 @@ class VideoMAEActionDetectionOutput(ModelOutput):
         The backbone's output after the final LayerNorm.
     hidden_states (`tuple(torch.Tensor)`, *optional*, returned with `output_hidden_states=True`):
         The embedding output and the output of each block, each `(batch_size, num_tokens, hidden_size)`.
+    attentions (`tuple(torch.Tensor)`, *optional*, returned with `output_attentions=True`):
+        The attention probabilities of each block, each `(batch_size, num_heads, num_tokens, num_tokens)` (eager
+        attention only, as in transformers' VideoMAE).
     """
 
     loss: torch.Tensor | None = None
@@ -71,6 +74,7 @@ class VideoMAEActionDetectionOutput(ModelOutput):
     boxes_mask: torch.Tensor | None = None
     feature_map: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def sinusoid_position_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -302,6 +306,8 @@ class VideoMAEActionDetectionPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["VideoMAEActionDetectionEmbeddings", "VideoMAEActionDetectionLayer"]
     _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
     _supports_attention_backend = True
 
     def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
@@ -440,6 +446,7 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
         gt_boxes_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         output_feature_map: bool | None = None,
+        output_attentions: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> VideoMAEActionDetectionOutput | tuple:
@@ -459,8 +466,14 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             With padded `gt_boxes`: True for real boxes.
         output_feature_map (`bool`, *optional*):
             Also return the backbone's feature map.
+        output_attentions (`bool`, *optional*):
+            Also return each block's attention probabilities (needs `attn_implementation="eager"`).
         """
+        if kwargs:
+            raise TypeError(f"VideoMAEForActionDetection.forward got unexpected arguments: {sorted(kwargs)}")
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
+        self._check_attention_implementation(output_attentions)
         output_hidden_states = bool(output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states)
 
         self._check_pixel_values(pixel_values)
@@ -475,7 +488,8 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             _check_boxes(gt_box_list, "gt_boxes")
             label_list = _as_label_list(labels, gt_box_list, self.config.num_labels)
 
-        feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
+        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
+            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
         pooled_map = feature_map.mean(dim=2)
 
         device = pooled_map.device
@@ -507,8 +521,18 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             boxes_mask=mask,
             feature_map=feature_map if output_feature_map else None,
             hidden_states=hidden_states,
+            attentions=tuple(attentions) if output_attentions else None,
         )
         return output if return_dict else output.to_tuple()
+
+    def _check_attention_implementation(self, output_attentions: bool) -> None:
+        """Clear errors where the chosen attention back-end cannot give what is asked."""
+        implementation = self.config._attn_implementation
+        if output_attentions and implementation not in ("eager", None):
+            raise ValueError(
+                f"output_attentions=True needs eager attention (the {implementation!r} kernel does not return the "
+                "probabilities): load with attn_implementation='eager' or call model.set_attn_implementation('eager')"
+            )
 
     def _loss(self, roi_logits, roi_boxes, num_boxes, gt_box_list, label_list) -> torch.Tensor:
         """mmaction2's training loss over the RoIs `[proposals of clip 0, ..., of clip B-1, gt of clip 0, ...]`."""
@@ -559,6 +583,26 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
                 )
                 return (model, info) if wants_info else model
         return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+
+class _recorded_attentions:
+    """Context manager collecting the attention probabilities of each block of `encoder` (a list, in block order)
+    from transformers' `VideoMAESelfAttention`, which returns `(context, probabilities)`."""
+
+    def __init__(self, encoder: nn.Module, enabled: bool):
+        self.modules = [layer.attention.attention for layer in encoder.layer] if enabled else []
+        self.attentions: list[torch.Tensor] = []
+        self.handles = []
+
+    def __enter__(self) -> list[torch.Tensor]:
+        for module in self.modules:
+            self.handles.append(module.register_forward_hook(lambda _, __, output: self.attentions.append(output[1])))
+        return self.attentions
+
+    def __exit__(self, *exc_info):
+        for handle in self.handles:
+            handle.remove()
+        return False
 
 
 _HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")

@@ -185,3 +185,46 @@ def test_stock_trainer_loads_the_best_model_with_its_biases(tmp_path):
     assert not torch.equal(best[bias], last[bias])
     for name, value in best.items():
         torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)
+
+
+# --------------------------------------------------------------------------------------- attentions (item 3)
+
+
+def test_output_attentions_are_returned_with_eager_attention():
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=2)).eval()
+    inputs = _tiny_inputs()
+    with torch.no_grad():
+        sdpa_logits = model(**inputs).logits
+        with pytest.raises(ValueError, match="needs eager attention"):
+            model(**inputs, output_attentions=True)
+        model.set_attn_implementation("eager")
+        outputs = model(**inputs, output_attentions=True)
+    tokens = 2 * 2 * 3  # 4 frames / tubelet 2, 32 x 48 pixels / patch 16
+    assert len(outputs.attentions) == 2
+    for attention in outputs.attentions:
+        assert attention.shape == (2, 4, tokens, tokens)
+        torch.testing.assert_close(attention.sum(-1), torch.ones(2, 4, tokens))
+    torch.testing.assert_close(outputs.logits, sdpa_logits, rtol=0, atol=1e-5)
+    assert model(**inputs).attentions is None
+
+
+@pytest.mark.parametrize("implementation", ["eager", "sdpa", "flex_attention"])
+def test_attention_back_ends_agree(implementation):
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    model = VideoMAEForActionDetection(tiny_config()).eval()
+    inputs = _tiny_inputs()
+    with torch.no_grad():
+        model.set_attn_implementation("eager")
+        expected = model(**inputs).logits
+        model.set_attn_implementation(implementation)
+        torch.testing.assert_close(model(**inputs).logits, expected, rtol=0, atol=1e-5)
+
+
+def test_unknown_forward_arguments_are_an_error(tiny_model):
+    with pytest.raises(TypeError, match="output_attention"):
+        tiny_model(**_tiny_inputs(), output_attention=True)
