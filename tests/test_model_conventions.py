@@ -3,6 +3,8 @@ HF-shaped outputs (issue 12). The mmaction2 parity lives in test_modeling.py; no
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -228,3 +230,47 @@ def test_attention_back_ends_agree(implementation):
 def test_unknown_forward_arguments_are_an_error(tiny_model):
     with pytest.raises(TypeError, match="output_attention"):
         tiny_model(**_tiny_inputs(), output_attention=True)
+
+
+# ------------------------------------------------------------------------------------------- outputs (item 6)
+
+
+def test_post_processing_flat_form_indexes_the_models_labels():
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+    from videomae_action_detection.processing import ava_video_processor
+
+    torch.manual_seed(0)
+    config = tiny_config(id2label={0: "stand", 1: "walk", 2: "talk to"}, action_ids=[12, 14, 79])
+    model = VideoMAEForActionDetection(config).eval()
+    processor = ava_video_processor(config, size={"shortest_edge": 32})
+    clip = np.random.default_rng(0).integers(0, 256, (4, 40, 48, 3), dtype=np.uint8)
+    boxes = [[0.1, 0.1, 0.6, 0.9], [0.5, 0.0, 1.0, 1.0]]
+    inputs = processor(clip, boxes=boxes, return_tensors="pt")
+    with torch.no_grad():
+        outputs = model(**inputs)
+    result = processor.post_process_action_detection(outputs, boxes, target_sizes=[(40, 48)])[0]
+    scores = outputs.logits[0].sigmoid()
+    assert len(result["labels"]) == 6 and result["labels"].dtype == torch.int64
+    for score, label, action_id, box, box_index in zip(result["scores"], result["labels"], result["action_ids"],
+                                                        result["boxes"], result["box_indices"]):
+        assert score == pytest.approx(float(scores[box_index, label]))
+        assert int(action_id) == [12, 14, 79][int(label)]
+        assert model.config.id2label[int(label)] in ("stand", "walk", "talk to")
+        assert box.tolist() == pytest.approx((torch.tensor(boxes[int(box_index)]) * torch.tensor([48, 40, 48, 40])).tolist())
+    assert result["box_action_ids"][0][0] == [12, 14, 79][int(scores[0].argmax())]
+    assert result["label_names"][0][0] == config.id2label[int(scores[0].argmax())]
+
+
+def test_video_processor_takes_one_clip_as_a_list_of_frames():
+    from PIL import Image
+
+    from videomae_action_detection.processing import ava_video_processor
+
+    processor = ava_video_processor(size={"shortest_edge": 32})
+    clip = np.random.default_rng(0).integers(0, 256, (4, 40, 48, 3), dtype=np.uint8)
+    expected = processor(clip, boxes=[[0.1, 0.1, 0.6, 0.9]], return_tensors="pt")
+    for frames in ([Image.fromarray(frame) for frame in clip], list(clip)):
+        got = processor(frames, boxes=[[0.1, 0.1, 0.6, 0.9]], return_tensors="pt")
+        assert got["pixel_values"].shape == (1, 4, 3, 32, 38)
+        torch.testing.assert_close(got["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
+        torch.testing.assert_close(got["boxes"], expected["boxes"], rtol=0, atol=0)

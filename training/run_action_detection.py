@@ -715,6 +715,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     processor = build_processor(model_args, data_args, model, toy)
     processor.id2label = {int(index): name for index, name in config.id2label.items()}  # the model's outputs
+    processor.action_ids = config.action_ids
     train_examples, eval_examples = load_examples(data_args)
     common = dict(clip_len=config.num_frames, frame_interval=data_args.frame_interval,
                   label_action_ids=config.label_action_ids, seed=training_args.seed,
