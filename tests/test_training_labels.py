@@ -104,3 +104,57 @@ def test_card_names_the_hub_base_model():
     assert hub_base_model(ModelArguments(model_name_or_path=None)) is None
     card = build_model_card("x", tiny_config(), base_model="MCG-NJU/videomae-base-finetuned-kinetics")
     assert "base_model: MCG-NJU/videomae-base-finetuned-kinetics" in card
+
+
+# ------------------------------------------------------------------------- TrainingArguments honoured (item 5)
+
+
+def _trainer(tmp_path, recipe_schedule=True, **arguments):
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+    from videomae_action_detection.training.run_action_detection import (
+        ActionDetectionTrainer,
+        ActionDetectionTrainingArguments,
+    )
+
+    model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=2))
+    args = ActionDetectionTrainingArguments(output_dir=str(tmp_path), use_cpu=True, learning_rate=1e-3,
+                                            num_train_epochs=20, warmup_epochs=5, eval_strategy="no",
+                                            save_strategy="no", **arguments)
+    trainer = ActionDetectionTrainer(model=model, args=args, layer_decay=0.75, recipe_schedule=recipe_schedule)
+    trainer.create_optimizer_and_scheduler(num_training_steps=100)
+    return trainer
+
+
+def test_optim_is_honoured_over_the_layer_decay_groups(tmp_path):
+    default = _trainer(tmp_path)
+    assert type(default.optimizer) is torch.optim.AdamW and not default.optimizer.defaults.get("fused")
+    sgd = _trainer(tmp_path, optim="sgd")
+    assert type(sgd.optimizer) is torch.optim.SGD
+    scales = {group["layer_id"]: group["lr"] / 1e-3 for group in sgd.optimizer.param_groups}
+    # the recipe's warm-up starts at 0.1 x lr
+    assert scales == pytest.approx({0: 0.1 * 0.75**3, 1: 0.1 * 0.75**2, 2: 0.1 * 0.75, 3: 0.1})
+
+
+def test_lr_scheduler_options_replace_the_recipe_schedule(tmp_path):
+    from videomae_action_detection.training.run_action_detection import uses_recipe_schedule
+
+    assert uses_recipe_schedule({"learning_rate", "warmup_epochs"})
+    assert not uses_recipe_schedule({"lr_scheduler_type"})
+    with pytest.raises(ValueError, match="--warmup_epochs sets the recipe's schedule"):
+        uses_recipe_schedule({"lr_scheduler_type", "warmup_epochs"})
+
+    trainer = _trainer(tmp_path, recipe_schedule=False, lr_scheduler_type="constant_with_warmup", warmup_steps=10)
+    lrs = []
+    for _ in range(30):
+        lrs.append({group["layer_id"]: group["lr"] for group in trainer.optimizer.param_groups})
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    assert lrs[0][3] == 0.0 and lrs[5][3] == pytest.approx(0.5e-3) and lrs[10][3] == lrs[29][3] == pytest.approx(1e-3)
+    assert lrs[29][0] == pytest.approx(1e-3 * 0.75**3)  # layer decay kept
+
+
+def test_unknown_training_argument_is_an_error():
+    from videomae_action_detection.training.run_action_detection import parse_arguments
+
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        parse_arguments(["--warmup_ratio", "0.1"])

@@ -216,6 +216,11 @@ class ActionDetectionTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=2, metadata={"help": "Keep the last N checkpoints."})
     logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Must stay False (clips are read lazily)."})
+    optim: str = field(
+        default="adamw_torch",
+        metadata={"help": "Optimizer (any of transformers' `--optim` names), built over the layer-wise lr decay groups. "
+                  "Default: torch's AdamW, as the recipe."},
+    )
 
 
 def explicit_flags(argv: list[str]) -> set[str]:
@@ -461,14 +466,35 @@ def summary_table(outcome: FrameMapOutcome, protocol: str, extremes: int = 3) ->
 # trainer
 
 
+# Options that choose the Trainer's own lr schedule instead of the recipe's (warm-up epochs + cosine).
+SCHEDULE_FLAGS = ("lr_scheduler_type", "lr_scheduler_kwargs", "warmup_steps")
+RECIPE_SCHEDULE_FLAGS = ("warmup_epochs", "warmup_start_factor")
+
+
+def uses_recipe_schedule(flags: set[str]) -> bool:
+    """True unless the command line chose a Trainer schedule (`--lr_scheduler_type`, `--lr_scheduler_kwargs`,
+    `--warmup_steps`); mixing those with the recipe's `--warmup_epochs` / `--warmup_start_factor` is an error."""
+    chosen = sorted(flag for flag in SCHEDULE_FLAGS if flag in flags)
+    recipe = sorted(flag for flag in RECIPE_SCHEDULE_FLAGS if flag in flags)
+    if chosen and recipe:
+        raise ValueError(f"--{recipe[0]} sets the recipe's schedule, --{chosen[0]} the Trainer's: give one of them "
+                         "(with --lr_scheduler_type, set the warm-up with --warmup_steps, an int or a ratio < 1)")
+    return not chosen
+
+
 class ActionDetectionTrainer(Trainer):
     """`Trainer` with mmaction2's optimizer (AdamW over layer-wise lr decay groups, no weight decay on 1-D
-    parameters and biases) and schedule (linear warm-up from `warmup_start_factor`, then cosine to 0, per step)."""
+    parameters and biases) and schedule (linear warm-up from `warmup_start_factor`, then cosine to 0, per step).
 
-    def __init__(self, *args, layer_decay: float = 0.75, card_builder=None, **kwargs):
+    The optimizer class and its settings come from `Trainer.get_optimizer_cls_and_kwargs` (`--optim`, `--optim_args`,
+    betas, eps), always over the layer-decay groups. With `recipe_schedule=False` the schedule is the Trainer's own
+    (`--lr_scheduler_type`, `--lr_scheduler_kwargs`, `--warmup_steps`)."""
+
+    def __init__(self, *args, layer_decay: float = 0.75, card_builder=None, recipe_schedule: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.layer_decay = layer_decay
         self.card_builder = card_builder
+        self.recipe_schedule = recipe_schedule
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -477,10 +503,11 @@ class ActionDetectionTrainer(Trainer):
                                                   self.layer_decay)
             for group in groups:
                 group.pop("param_names")  # names stay out of the optimizer's state dict
-            self.optimizer = torch.optim.AdamW(
-                groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
-                eps=self.args.adam_epsilon, weight_decay=self.args.weight_decay,
-            )
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            if "params" in optimizer_kwargs or "model" in optimizer_kwargs:
+                raise ValueError(f"--optim {self.args.optim} builds its own parameter groups, which would drop the "
+                                 "layer-wise lr decay; choose another optimizer")
+            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 
     def warmup_steps(self, num_training_steps: int) -> int:
@@ -489,6 +516,8 @@ class ActionDetectionTrainer(Trainer):
         return int(round(num_training_steps * min(self.args.warmup_epochs, epochs) / epochs)) if epochs > 0 else 0
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if not self.recipe_schedule:
+            return super().create_scheduler(num_training_steps, optimizer)
         if self.lr_scheduler is None:
             optimizer = self.optimizer if optimizer is None else optimizer
             self.lr_scheduler = warmup_cosine_schedule(
@@ -665,8 +694,13 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     model_args, data_args, training_args, flags = parse_arguments(argv)
+    recipe_schedule = uses_recipe_schedule(flags)
+    log_level = training_args.get_process_log_level() if {"log_level", "log_level_replica"} & flags else None
+    if log_level is None:
+        log_level = logging.INFO if training_args.process_index == 0 else logging.WARNING
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.INFO if training_args.process_index == 0 else logging.WARNING)
+                        level=log_level)
+    logger.setLevel(log_level)
 
     toy = data_args.data_dir is None
     if toy:
@@ -708,9 +742,12 @@ def main(argv: list[str] | None = None) -> dict:
                     f"total batch {total_batch} / {training_args.base_batch_size} (linear scaling)")
     else:
         logger.info(f"learning rate {training_args.learning_rate:.4g} for a total batch of {total_batch}")
-    logger.info(f"layer-wise lr decay {layer_decay}, weight decay {training_args.weight_decay}, warm-up "
-                f"{training_args.warmup_epochs} epochs from {training_args.warmup_start_factor}x, cosine to 0 at "
-                f"{training_args.num_train_epochs} epochs, gradient clipping {training_args.max_grad_norm}, "
+    schedule = (f"warm-up {training_args.warmup_epochs} epochs from {training_args.warmup_start_factor}x, cosine to 0 "
+                f"at {training_args.num_train_epochs} epochs" if recipe_schedule else
+                f"the Trainer's {training_args.lr_scheduler_type} schedule ({training_args.lr_scheduler_kwargs or {}}, "
+                f"warm-up steps {training_args.warmup_steps})")
+    logger.info(f"optimizer {training_args.optim} over layer-wise lr decay {layer_decay} groups, weight decay "
+                f"{training_args.weight_decay}, {schedule}, gradient clipping {training_args.max_grad_norm}, "
                 f"stochastic depth {config.drop_path_rate}")
 
     processor = build_processor(model_args, data_args, model, toy)
@@ -765,6 +802,7 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=processor,
         layer_decay=layer_decay,
         card_builder=write_card,
+        recipe_schedule=recipe_schedule,
     )
 
     if training_args.do_train or "do_eval" not in flags:  # --do_eval alone: evaluate the model as it is
