@@ -47,7 +47,11 @@ setup(
         "tqdm>=4.66",
         "pillow>=9.2",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        "test": ["pytest>=8"],
+        # ONNX export (torch.onnx.export(..., dynamo=True)) and running it
+        "export": ["onnx>=1.17", "onnxscript>=0.5", "onnxruntime>=1.20"],
+    },
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",

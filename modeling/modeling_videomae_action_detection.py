@@ -104,12 +104,18 @@ def resize_position_table(table: torch.Tensor, pretraining_grid: tuple[int, int,
         (t * h * w, C).
     """
     num_slots, height0, width0 = pretraining_grid
-    if tuple(grid) == (height0, width0):
-        return table
+    if not _is_tracing() and tuple(grid) == (height0, width0):
+        return table  # (when tracing with dynamic sizes the comparison would be data-dependent: interpolate always)
     dim = table.shape[-1]
     maps = table.reshape(num_slots, height0, width0, dim).permute(0, 3, 1, 2)
     maps = F.interpolate(maps, size=tuple(grid), mode="bicubic", align_corners=False)
     return maps.permute(0, 2, 3, 1).reshape(-1, dim)
+
+
+def _is_tracing() -> bool:
+    """True under torch.export / torch.compile / ONNX export: eager-only checks (which read tensor values and
+    branch on them) are left out of the traced graph."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def _pair(value) -> tuple[int, int]:
@@ -476,8 +482,13 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
         self._check_attention_implementation(output_attentions)
         output_hidden_states = bool(output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states)
 
-        self._check_pixel_values(pixel_values)
+        tracing = _is_tracing()
+        if not tracing:
+            self._check_pixel_values(pixel_values)
         batch_size = pixel_values.shape[0]
+        if isinstance(boxes, torch.Tensor) and labels is None:
+            return self._forward_padded_boxes(pixel_values, boxes, boxes_mask, output_hidden_states,
+                                              output_feature_map, output_attentions, return_dict, tracing)
         box_list = _as_box_list(boxes, boxes_mask, batch_size, "boxes")
         _check_boxes(box_list, "boxes")
         gt_box_list = label_list = None
@@ -517,6 +528,42 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
 
         output = VideoMAEActionDetectionOutput(
             loss=loss,
+            logits=logits,
+            boxes_mask=mask,
+            feature_map=feature_map if output_feature_map else None,
+            hidden_states=hidden_states,
+            attentions=tuple(attentions) if output_attentions else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _forward_padded_boxes(self, pixel_values, boxes, boxes_mask, output_hidden_states, output_feature_map,
+                              output_attentions, return_dict, tracing):
+        """Inference on padded boxes `(B, N, 4)` and their mask `(B, N)`: every row goes through RoIAlign (padding
+        rows too, then set to -100), so the graph has no data-dependent shapes or branches (torch.export with dynamic
+        H, W and N, torch.compile(fullgraph=True), ONNX). Real rows are the same numbers as the list path's."""
+        batch_size, num_boxes = boxes.shape[:2] if boxes.ndim == 3 else (None, None)
+        if not tracing:
+            if boxes.ndim != 3 or boxes.shape[0] != pixel_values.shape[0] or boxes.shape[-1] != 4:
+                raise ValueError(f"`boxes` as a tensor must be padded (batch_size={pixel_values.shape[0]}, "
+                                 f"num_boxes, 4), got {tuple(boxes.shape)}")
+            if boxes_mask is not None and boxes_mask.shape != boxes.shape[:2]:
+                raise ValueError(f"`boxes_mask` must have shape {tuple(boxes.shape[:2])} (one flag per box), got "
+                                 f"{tuple(boxes_mask.shape)}")
+            real = boxes if boxes_mask is None else boxes[boxes_mask.bool()]
+            _check_boxes([real], "boxes")
+        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
+            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
+        pooled_map = feature_map.mean(dim=2)
+        batch_index = torch.arange(batch_size, device=pooled_map.device, dtype=torch.float32)
+        batch_index = batch_index[:, None, None].expand(batch_size, num_boxes, 1)
+        rois = torch.cat([batch_index, boxes.to(device=pooled_map.device, dtype=torch.float32)], dim=-1)
+        logits = self.roi_head(pooled_map, rois.reshape(-1, 5)).reshape(batch_size, num_boxes, -1)
+        if boxes_mask is None:
+            mask = torch.ones((batch_size, num_boxes), dtype=torch.bool, device=logits.device)
+        else:
+            mask = boxes_mask.to(device=logits.device, dtype=torch.bool)
+        logits = torch.where(mask[..., None], logits, torch.full_like(logits, PADDING_LOGIT))
+        output = VideoMAEActionDetectionOutput(
             logits=logits,
             boxes_mask=mask,
             feature_map=feature_map if output_feature_map else None,
