@@ -59,6 +59,7 @@ setup(
             "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
             "videomae-ava-toy-dataset=videomae_action_detection.training.toy_dataset:main",
             "videomae-ava-train=videomae_action_detection.training.run_action_detection:console_main",
+            "videomae-ava-export=videomae_action_detection.modeling.export_videomae_action_detection:main",
         ]
     },
 )

@@ -61,3 +61,14 @@ def test_onnx_export_runs_in_onnxruntime(model, tmp_path):
         feeds = {node.name: inputs[name].numpy() for node, name in zip(session.get_inputs(), ("pixel_values", "boxes", "boxes_mask"))}
         logits = session.run(["logits"], feeds)[0]
         np.testing.assert_allclose(logits, _eager_logits(model, inputs).numpy(), rtol=0, atol=1e-4)
+
+
+def test_export_command_writes_a_checked_onnx_file(model, tmp_path, capsys):
+    from videomae_action_detection.modeling.export_videomae_action_detection import main
+
+    model.save_pretrained(tmp_path / "detector")
+    output = tmp_path / "detector.onnx"
+    assert main(["--model", str(tmp_path / "detector"), "--output", str(output), "--height", "48", "--width", "64"]) == 0
+    assert output.stat().st_size > 0
+    assert "max |logit difference|" in capsys.readouterr().out
+    assert main(["--model", str(tmp_path / "detector"), "--output", str(output)]) == 2
