@@ -428,7 +428,16 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
         if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 5:
             shape = tuple(pixel_values.shape) if isinstance(pixel_values, torch.Tensor) else type(pixel_values)
             raise ValueError(f"`pixel_values` must be (batch_size, num_frames, channels, height, width), got {shape}")
-        _, num_frames, channels, height, width = pixel_values.shape
+        batch_size, num_frames, channels, height, width = pixel_values.shape
+        if batch_size == 0:
+            raise ValueError("`pixel_values` holds 0 clips: give at least one clip")
+        if not pixel_values.is_floating_point():
+            raise ValueError(
+                f"`pixel_values` must be normalised floating-point clips, got {pixel_values.dtype}: pass uint8 frames "
+                "through the video processor first"
+            )
+        if not torch.isfinite(pixel_values).all():
+            raise ValueError("`pixel_values` holds NaN or infinite values")
         if channels != config.num_channels:
             raise ValueError(
                 f"`pixel_values` has {channels} channels in dimension 2, the model takes {config.num_channels} "
