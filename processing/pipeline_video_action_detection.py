@@ -106,7 +106,8 @@ class VideoActionDetectionPipeline(Pipeline):
         if return_results:
             return results
         id2label = {int(index): name for index, name in self.model.config.id2label.items()}
-        return results_to_records(results, top_k=top_k, label_threshold=threshold, id2label=id2label)
+        return results_to_records(results, top_k=top_k, label_threshold=threshold, id2label=id2label,
+                                  action_ids=getattr(self.model.config, "label_action_ids", None))
 
 
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VideoActionDetectionPipeline, pt_model=AutoModel, type="video")

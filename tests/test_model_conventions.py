@@ -274,3 +274,12 @@ def test_video_processor_takes_one_clip_as_a_list_of_frames():
         assert got["pixel_values"].shape == (1, 4, 3, 32, 38)
         torch.testing.assert_close(got["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
         torch.testing.assert_close(got["boxes"], expected["boxes"], rtol=0, atol=0)
+
+
+def test_inference_records_carry_the_models_action_ids():
+    from videomae_action_detection.processing.video_action_detection import top_actions
+
+    scores = np.array([0.2, 0.9, 0.5], dtype=np.float32)
+    actions = top_actions(scores, top_k=2, id2label={0: "stand", 1: "walk", 2: "talk to"}, action_ids=[12, 14, 79])
+    assert actions == [{"action_id": 14, "label": "walk", "score": pytest.approx(0.9)},
+                       {"action_id": 79, "label": "talk to", "score": pytest.approx(0.5)}]
