@@ -239,13 +239,18 @@ class AVAClipDataset(torch.utils.data.Dataset):
     proposals, which the builder filtered with mmaction2's score rule), `gt_boxes (G, 4)` pixels,
     `labels (G, num_labels)` multi-hot float32, `example_index` int.
 
-    `label_action_ids[i]` is the action id of model output `i` (the config's `label_action_ids`); the builder's
-    labels are action ids - 1. Ground-truth actions the model does not learn are left out, and boxes left with none
+    `label_action_ids[i]` is the action id of model output `i` (the config's `label_action_ids`; `num_labels=N`
+    means ids 1..N); the builder's labels are action ids - 1. Ground-truth actions the model does not learn are left out, and boxes left with none
     are dropped (mmaction2's `custom_classes`).
     """
 
     def __init__(self, examples, processor, *, train: bool, clip_len: int, frame_interval: int,
-                 label_action_ids: list[int], seed: int = 0, slow_clip_seconds: float = 30.0):
+                 label_action_ids: list[int] | None = None, num_labels: int | None = None, seed: int = 0,
+                 slow_clip_seconds: float = 30.0):
+        if (label_action_ids is None) == (num_labels is None):
+            raise ValueError("give label_action_ids (the action id of each model output) or num_labels (ids 1..N)")
+        if label_action_ids is None:
+            label_action_ids = list(range(1, num_labels + 1))
         self.examples = examples
         self.processor = processor
         self.train = train
@@ -525,6 +530,11 @@ class ActionDetectionTrainer(Trainer):
             )
             self._created_lr_scheduler = True
         return self.lr_scheduler
+
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        # `example_index` travels with the batch for the evaluation's gathering (a label name), not into the model.
+        inputs = {name: value for name, value in inputs.items() if name != "example_index"}
+        return super().compute_loss(model, inputs, *args, **kwargs)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         # Only the padded logits are gathered; boxes_mask is implied by the eval set's proposals.
