@@ -47,7 +47,11 @@ setup(
         "tqdm>=4.66",
         "pillow>=9.2",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        "test": ["pytest>=8"],
+        # ONNX export (torch.onnx.export(..., dynamo=True)) and running it
+        "export": ["onnx>=1.17", "onnxscript>=0.5", "onnxruntime>=1.20"],
+    },
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
@@ -55,6 +59,7 @@ setup(
             "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
             "videomae-ava-toy-dataset=videomae_action_detection.training.toy_dataset:main",
             "videomae-ava-train=videomae_action_detection.training.run_action_detection:console_main",
+            "videomae-ava-export=videomae_action_detection.modeling.export_videomae_action_detection:main",
         ]
     },
 )

@@ -13,6 +13,7 @@ from .ava_labels import (
     index_to_action_id,
 )
 from .configuration_videomae_action_detection import VideoMAEActionDetectionConfig
+from .export_videomae_action_detection import export_dynamic_shapes, export_onnx
 from .modeling_videomae_action_detection import (
     VideoMAEActionDetectionOutput,
     VideoMAEActionDetectionPreTrainedModel,
@@ -39,4 +40,6 @@ __all__ = [
     "VideoMAEActionDetectionOutput",
     "VideoMAEActionDetectionPreTrainedModel",
     "VideoMAEForActionDetection",
+    "export_dynamic_shapes",
+    "export_onnx",
 ]

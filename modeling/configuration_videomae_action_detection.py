@@ -4,9 +4,12 @@ This file is part of the model's remote code: it imports only transformers and i
 """
 
 from transformers import VideoMAEConfig
+from transformers.utils import logging
 
 from .ava_labels import NUM_AVA_ACTIONS, ava_id2label
 
+
+logger = logging.get_logger(__name__)
 
 # The fields of a transformers VideoMAE config that fix the shape of its backbone weights.
 VIDEOMAE_ARCHITECTURE_FIELDS = (
@@ -72,8 +75,16 @@ class VideoMAEActionDetectionConfig(VideoMAEConfig):
         The loss is `alpha * (1 - p_t) ** gamma * BCE`, averaged over the positives x 80 actions; the defaults give
         plain binary cross-entropy, as mmaction2 trains.
 
-    The classifier has `num_labels` (80) outputs with the official AVA names in `id2label`: output `i` is AVA action
-    id `i + 1`.
+    Label fields:
+
+    id2label (`dict[int, str]`, defaults to the 80 official AVA names) / num_labels / label2id:
+        As every transformers classifier. The AVA vocabulary is the default only when the caller gives neither
+        `id2label` nor a `num_labels` other than 80; `label2id` is always the inverse of `id2label`.
+    action_ids (`list[int]`, *optional*):
+        The data set's action id (the `label_id` of its label map `.pbtxt`, written in the detection CSV) of each
+        classifier output: `action_ids[i]` for output `i`. None (the default) means `i + 1`, which is AVA's
+        numbering for the 80-action vocabulary. A model trained on a subset of AVA (e.g. the toy set's 7 actions)
+        keeps the AVA ids here. Changing `num_labels` resets it.
     """
 
     model_type = "videomae_action_detection"
@@ -95,11 +106,24 @@ class VideoMAEActionDetectionConfig(VideoMAEConfig):
     focal_gamma: float = 0.0
     focal_alpha: float = 1.0
 
+    action_ids: list[int] | None = None
+
     def __post_init__(self, **kwargs):
-        if "id2label" not in kwargs and kwargs.get("num_labels", NUM_AVA_ACTIONS) == NUM_AVA_ACTIONS:
+        # `id2label` is a dataclass field (never in kwargs): AVA names only when the caller chose no labels at all.
+        if self.id2label is None and kwargs.get("num_labels", NUM_AVA_ACTIONS) == NUM_AVA_ACTIONS:
             kwargs.pop("num_labels", None)
-            kwargs["id2label"] = ava_id2label()
+            self.id2label = ava_id2label()
+        elif self.id2label is not None and kwargs.get("num_labels") not in (None, len(self.id2label)):
+            # `from_pretrained(folder, num_labels=K)` lands here: a new head of K outputs with generic names.
+            logger.warning(
+                f"num_labels={kwargs['num_labels']} replaces the {len(self.id2label)} labels of id2label with "
+                "LABEL_0, LABEL_1, ... (pass id2label to name them)"
+            )
+            self.id2label = self.label2id = self.action_ids = None
+        given_label2id, given_action_ids = self.label2id, self.action_ids  # the parent re-sets id2label
         super().__post_init__(**kwargs)
+        self.label2id = _checked_label2id(self.id2label, given_label2id)
+        self.action_ids = _checked_action_ids(given_action_ids, self.num_labels)
         if self.use_mean_pooling:
             raise ValueError(
                 "VideoMAEActionDetectionConfig needs use_mean_pooling=False: the detector keeps the token grid and ends "
@@ -121,9 +145,75 @@ class VideoMAEActionDetectionConfig(VideoMAEConfig):
         """Feature-map cells per input pixel: the backbone's stride is the patch size."""
         return 1.0 / self.patch_size
 
+    def __setattr__(self, key, value):
+        super().__setattr__(key, value)
+        if key == "id2label" and value is not None:
+            # A new vocabulary (e.g. `from_pretrained(folder, id2label=...)`) brings its own inverse; action ids of
+            # another number of outputs no longer apply.
+            id2label = {int(index): name for index, name in value.items()}
+            super().__setattr__("id2label", id2label)
+            super().__setattr__("label2id", {name: index for index, name in id2label.items()})
+            action_ids = self.__dict__.get("action_ids")
+            if action_ids is not None and len(action_ids) != len(id2label):
+                super().__setattr__("action_ids", None)
+
+    @property
+    def num_labels(self) -> int | None:
+        """The number of classifier outputs (the length of `id2label`)."""
+        return len(self.id2label) if self.id2label is not None else None
+
+    @num_labels.setter
+    def num_labels(self, num_labels: int):
+        """A new number of outputs gets generic names `LABEL_i` (transformers' rule) and action ids `i + 1`."""
+        if self.id2label is None or len(self.id2label) != num_labels:
+            self.id2label = {index: f"LABEL_{index}" for index in range(num_labels)}
+            self.label2id = {name: index for index, name in self.id2label.items()}
+            self.action_ids = None
+
+    @property
+    def label_action_ids(self) -> list[int]:
+        """The action id of each classifier output (`action_ids`, or `i + 1` when it is None)."""
+        return list(self.action_ids) if self.action_ids is not None else list(range(1, self.num_labels + 1))
+
+    def index_to_action_id(self, index: int) -> int:
+        """Classifier output index -> the data set's action id."""
+        if not 0 <= int(index) < self.num_labels:
+            raise ValueError(f"classifier indices run from 0 to {self.num_labels - 1}, got {index}")
+        return self.label_action_ids[int(index)]
+
+    def action_id_to_index(self, action_id: int) -> int:
+        """The data set's action id -> classifier output index (ValueError for an id the model does not score)."""
+        ids = self.label_action_ids
+        if int(action_id) not in ids:
+            raise ValueError(f"action id {action_id} is not one of the model's {len(ids)} actions {ids}")
+        return ids.index(int(action_id))
+
     @property
     def is_ava_vocabulary(self) -> bool:
-        return self.num_labels == NUM_AVA_ACTIONS
+        """True for the 80 AVA actions in AVA order (output `i` is action id `i + 1`)."""
+        return self.num_labels == NUM_AVA_ACTIONS and self.label_action_ids == list(range(1, NUM_AVA_ACTIONS + 1))
+
+
+def _checked_label2id(id2label: dict[int, str], label2id: dict | None) -> dict[str, int]:
+    """`label2id` as the inverse of `id2label`; a given one that disagrees with it is a ValueError."""
+    inverse = {name: index for index, name in id2label.items()}
+    if len(inverse) != len(id2label):
+        raise ValueError(f"id2label gives two outputs the same name: {id2label}")
+    if label2id is not None and {str(name): int(index) for name, index in label2id.items()} != inverse:
+        raise ValueError(f"label2id {label2id} is not the inverse of id2label {id2label}")
+    return inverse
+
+
+def _checked_action_ids(action_ids, num_labels: int) -> list[int] | None:
+    """`action_ids` as distinct positive integers, one per classifier output (None stays None)."""
+    if action_ids is None:
+        return None
+    ids = [int(value) for value in action_ids]
+    if len(ids) != num_labels or len(set(ids)) != len(ids) or min(ids, default=1) < 1 or ids != list(action_ids):
+        raise ValueError(
+            f"action_ids must be {num_labels} distinct positive integers (one per classifier output), got {action_ids}"
+        )
+    return ids
 
 
 __all__ = ["VideoMAEActionDetectionConfig"]

@@ -64,6 +64,9 @@ class VideoMAEActionDetectionOutput(ModelOutput):
         The backbone's output after the final LayerNorm.
     hidden_states (`tuple(torch.Tensor)`, *optional*, returned with `output_hidden_states=True`):
         The embedding output and the output of each block, each `(batch_size, num_tokens, hidden_size)`.
+    attentions (`tuple(torch.Tensor)`, *optional*, returned with `output_attentions=True`):
+        The attention probabilities of each block, each `(batch_size, num_heads, num_tokens, num_tokens)` (eager
+        attention only, as in transformers' VideoMAE).
     """
 
     loss: torch.Tensor | None = None
@@ -71,6 +74,7 @@ class VideoMAEActionDetectionOutput(ModelOutput):
     boxes_mask: torch.Tensor | None = None
     feature_map: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def sinusoid_position_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -100,12 +104,18 @@ def resize_position_table(table: torch.Tensor, pretraining_grid: tuple[int, int,
         (t * h * w, C).
     """
     num_slots, height0, width0 = pretraining_grid
-    if tuple(grid) == (height0, width0):
-        return table
+    if not _is_tracing() and tuple(grid) == (height0, width0):
+        return table  # (when tracing with dynamic sizes the comparison would be data-dependent: interpolate always)
     dim = table.shape[-1]
     maps = table.reshape(num_slots, height0, width0, dim).permute(0, 3, 1, 2)
     maps = F.interpolate(maps, size=tuple(grid), mode="bicubic", align_corners=False)
     return maps.permute(0, 2, 3, 1).reshape(-1, dim)
+
+
+def _is_tracing() -> bool:
+    """True under torch.export / torch.compile / ONNX export: eager-only checks (which read tensor values and
+    branch on them) are left out of the traced graph."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def _pair(value) -> tuple[int, int]:
@@ -302,7 +312,17 @@ class VideoMAEActionDetectionPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["VideoMAEActionDetectionEmbeddings", "VideoMAEActionDetectionLayer"]
     _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
     _supports_attention_backend = True
+
+    def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
+        """`PreTrainedModel.save_pretrained`, writing the weights under the model's own parameter names
+        (`query.bias` / `value.bias`). transformers' default (`save_original_format=True`) would reverse the VideoMAE
+        checkpoint renaming and write `q_bias` / `v_bias`, which the Trainer's resume and best-model loading
+        (`load_state_dict(strict=False)` on the file) silently skip. Old files with `q_bias` / `v_bias` (and the
+        Hub's MCG-NJU VideoMAE checkpoints) still load: the renaming is registered for loading."""
+        return super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
 
     def _init_weights(self, module):
         """mmaction2's initialisation: truncated normal (std `initializer_range`) for linear layers, zero biases, unit
@@ -408,7 +428,16 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
         if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 5:
             shape = tuple(pixel_values.shape) if isinstance(pixel_values, torch.Tensor) else type(pixel_values)
             raise ValueError(f"`pixel_values` must be (batch_size, num_frames, channels, height, width), got {shape}")
-        _, num_frames, channels, height, width = pixel_values.shape
+        batch_size, num_frames, channels, height, width = pixel_values.shape
+        if batch_size == 0:
+            raise ValueError("`pixel_values` holds 0 clips: give at least one clip")
+        if not pixel_values.is_floating_point():
+            raise ValueError(
+                f"`pixel_values` must be normalised floating-point clips, got {pixel_values.dtype}: pass uint8 frames "
+                "through the video processor first"
+            )
+        if not torch.isfinite(pixel_values).all():
+            raise ValueError("`pixel_values` holds NaN or infinite values")
         if channels != config.num_channels:
             raise ValueError(
                 f"`pixel_values` has {channels} channels in dimension 2, the model takes {config.num_channels} "
@@ -432,6 +461,7 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
         gt_boxes_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         output_feature_map: bool | None = None,
+        output_attentions: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> VideoMAEActionDetectionOutput | tuple:
@@ -451,12 +481,23 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             With padded `gt_boxes`: True for real boxes.
         output_feature_map (`bool`, *optional*):
             Also return the backbone's feature map.
+        output_attentions (`bool`, *optional*):
+            Also return each block's attention probabilities (needs `attn_implementation="eager"`).
         """
+        if kwargs:
+            raise TypeError(f"VideoMAEForActionDetection.forward got unexpected arguments: {sorted(kwargs)}")
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
+        self._check_attention_implementation(output_attentions)
         output_hidden_states = bool(output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states)
 
-        self._check_pixel_values(pixel_values)
+        tracing = _is_tracing()
+        if not tracing:
+            self._check_pixel_values(pixel_values)
         batch_size = pixel_values.shape[0]
+        if isinstance(boxes, torch.Tensor) and labels is None:
+            return self._forward_padded_boxes(pixel_values, boxes, boxes_mask, output_hidden_states,
+                                              output_feature_map, output_attentions, return_dict, tracing)
         box_list = _as_box_list(boxes, boxes_mask, batch_size, "boxes")
         _check_boxes(box_list, "boxes")
         gt_box_list = label_list = None
@@ -467,7 +508,8 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             _check_boxes(gt_box_list, "gt_boxes")
             label_list = _as_label_list(labels, gt_box_list, self.config.num_labels)
 
-        feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
+        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
+            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
         pooled_map = feature_map.mean(dim=2)
 
         device = pooled_map.device
@@ -499,8 +541,54 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             boxes_mask=mask,
             feature_map=feature_map if output_feature_map else None,
             hidden_states=hidden_states,
+            attentions=tuple(attentions) if output_attentions else None,
         )
         return output if return_dict else output.to_tuple()
+
+    def _forward_padded_boxes(self, pixel_values, boxes, boxes_mask, output_hidden_states, output_feature_map,
+                              output_attentions, return_dict, tracing):
+        """Inference on padded boxes `(B, N, 4)` and their mask `(B, N)`: every row goes through RoIAlign (padding
+        rows too, then set to -100), so the graph has no data-dependent shapes or branches (torch.export with dynamic
+        H, W and N, torch.compile(fullgraph=True), ONNX). Real rows are the same numbers as the list path's."""
+        batch_size, num_boxes = boxes.shape[:2] if boxes.ndim == 3 else (None, None)
+        if not tracing:
+            if boxes.ndim != 3 or boxes.shape[0] != pixel_values.shape[0] or boxes.shape[-1] != 4:
+                raise ValueError(f"`boxes` as a tensor must be padded (batch_size={pixel_values.shape[0]}, "
+                                 f"num_boxes, 4), got {tuple(boxes.shape)}")
+            if boxes_mask is not None and boxes_mask.shape != boxes.shape[:2]:
+                raise ValueError(f"`boxes_mask` must have shape {tuple(boxes.shape[:2])} (one flag per box), got "
+                                 f"{tuple(boxes_mask.shape)}")
+            real = boxes if boxes_mask is None else boxes[boxes_mask.bool()]
+            _check_boxes([real], "boxes")
+        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
+            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
+        pooled_map = feature_map.mean(dim=2)
+        batch_index = torch.arange(batch_size, device=pooled_map.device, dtype=torch.float32)
+        batch_index = batch_index[:, None, None].expand(batch_size, num_boxes, 1)
+        rois = torch.cat([batch_index, boxes.to(device=pooled_map.device, dtype=torch.float32)], dim=-1)
+        logits = self.roi_head(pooled_map, rois.reshape(-1, 5)).reshape(batch_size, num_boxes, -1)
+        if boxes_mask is None:
+            mask = torch.ones((batch_size, num_boxes), dtype=torch.bool, device=logits.device)
+        else:
+            mask = boxes_mask.to(device=logits.device, dtype=torch.bool)
+        logits = torch.where(mask[..., None], logits, torch.full_like(logits, PADDING_LOGIT))
+        output = VideoMAEActionDetectionOutput(
+            logits=logits,
+            boxes_mask=mask,
+            feature_map=feature_map if output_feature_map else None,
+            hidden_states=hidden_states,
+            attentions=tuple(attentions) if output_attentions else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _check_attention_implementation(self, output_attentions: bool) -> None:
+        """Clear errors where the chosen attention back-end cannot give what is asked."""
+        implementation = self.config._attn_implementation
+        if output_attentions and implementation not in ("eager", None):
+            raise ValueError(
+                f"output_attentions=True needs eager attention (the {implementation!r} kernel does not return the "
+                "probabilities): load with attn_implementation='eager' or call model.set_attn_implementation('eager')"
+            )
 
     def _loss(self, roi_logits, roi_boxes, num_boxes, gt_box_list, label_list) -> torch.Tensor:
         """mmaction2's training loss over the RoIs `[proposals of clip 0, ..., of clip B-1, gt of clip 0, ...]`."""
@@ -551,6 +639,26 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
                 )
                 return (model, info) if wants_info else model
         return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+
+class _recorded_attentions:
+    """Context manager collecting the attention probabilities of each block of `encoder` (a list, in block order)
+    from transformers' `VideoMAESelfAttention`, which returns `(context, probabilities)`."""
+
+    def __init__(self, encoder: nn.Module, enabled: bool):
+        self.modules = [layer.attention.attention for layer in encoder.layer] if enabled else []
+        self.attentions: list[torch.Tensor] = []
+        self.handles = []
+
+    def __enter__(self) -> list[torch.Tensor]:
+        for module in self.modules:
+            self.handles.append(module.register_forward_hook(lambda _, __, output: self.attentions.append(output[1])))
+        return self.attentions
+
+    def __exit__(self, *exc_info):
+        for handle in self.handles:
+            handle.remove()
+        return False
 
 
 _HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")

@@ -6,7 +6,8 @@ import.
   computed).
 - `VideoMAEActionDetectionVideoProcessor`: clips + normalised boxes -> `pixel_values` and pixel boxes (evaluation
   resize or training augmentation), and `post_process_action_detection` back to scored actions.
-- `ava_video_processor(**kwargs)`: that processor with the AVA action names (or a model config's) as `id2label`.
+- `ava_video_processor(**kwargs)`: that processor with the AVA action names (or a model config's `id2label` and
+  `action_ids`).
 """
 
 from transformers import AutoVideoProcessor
@@ -30,12 +31,16 @@ VideoMAEActionDetectionVideoProcessor.register_for_auto_class("AutoVideoProcesso
 def ava_video_processor(config=None, **kwargs) -> VideoMAEActionDetectionVideoProcessor:
     """A `VideoMAEActionDetectionVideoProcessor` whose `id2label` comes from `config` (a model config or model) or,
     by default, the official AVA action names (`modeling.ava_labels`). `kwargs` are processor settings."""
+    action_ids = None
     if config is not None:
         config = getattr(config, "config", config)
         id2label = {int(index): name for index, name in config.id2label.items()}
+        label_action_ids = getattr(config, "label_action_ids", None)
+        if label_action_ids is not None and label_action_ids != list(range(1, len(id2label) + 1)):
+            action_ids = label_action_ids
     else:
         id2label = ava_id2label()
-    return VideoMAEActionDetectionVideoProcessor(id2label=id2label, **kwargs)
+    return VideoMAEActionDetectionVideoProcessor(id2label=id2label, action_ids=action_ids, **kwargs)
 
 
 __all__ = [

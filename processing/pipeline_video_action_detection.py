@@ -8,8 +8,9 @@
     # or person boxes from an object detector:
     keyframes = detector("video.mp4", person_detector="path/to/detr", person_threshold=0.9)
 
-Returns, per keyframe, `{"timestamp": seconds, "persons": [{"box": [x1, y1, x2, y2] normalised, "person_score",
-"actions": [{"action_id", "label", "score"}, ...]}]}` (the records of `actions.json`); `return_results=True` gives
+Returns, per keyframe, `{"timestamp": seconds, "persons": [{"box": [x1, y1, x2, y2] normalised, "pixel_box":
+{"xmin", "ymin", "xmax", "ymax"} in pixels of the video (as transformers' object-detection pipeline), "person_score",
+"actions": [{"action_id", "label", "score"}, ...]}]}` (the records of `actions.json`, plus `pixel_box`); `return_results=True` gives
 the `KeyframeResult`s with all 80 scores instead. The work is `detect_actions` (see `video_action_detection`):
 `batch_size` is the number of keyframes per model call, not a number of videos.
 """
@@ -27,6 +28,7 @@ from .video_action_detection import (
     ObjectDetectorBoxes,
     ProposalsFile,
     detect_actions,
+    probe_video,
     results_to_records,
 )
 
@@ -91,6 +93,15 @@ class VideoActionDetectionPipeline(Pipeline):
             person_boxes = ObjectDetectorBoxes(person_detector, person_label=person_label, device=self.device)
         return {"video": os.fspath(video), "person_boxes": person_boxes, "settings": settings}
 
+    @staticmethod
+    def _add_pixel_boxes(records: list[dict], width: int, height: int) -> list[dict]:
+        """Each person's box in pixels of the video, `{xmin, ymin, xmax, ymax}` (object-detection pipeline style)."""
+        for record in records:
+            for person in record["persons"]:
+                x1, y1, x2, y2 = person["box"]
+                person["pixel_box"] = {"xmin": x1 * width, "ymin": y1 * height, "xmax": x2 * width, "ymax": y2 * height}
+        return records
+
     def _forward(self, model_inputs):
         settings = dict(model_inputs["settings"])
         settings.setdefault("person_threshold", 0.9)
@@ -99,14 +110,17 @@ class VideoActionDetectionPipeline(Pipeline):
             model_inputs["video"], self.model, self.video_processor, model_inputs["person_boxes"],
             batch_size=batch_size, **settings,
         )
-        return {"results": list(results)}
+        info = probe_video(model_inputs["video"])
+        return {"results": list(results), "frame_size": (info.width, info.height)}
 
     def postprocess(self, model_outputs, top_k: int | None = 3, threshold: float = 0.0, return_results: bool = False):
         results = model_outputs["results"]
         if return_results:
             return results
         id2label = {int(index): name for index, name in self.model.config.id2label.items()}
-        return results_to_records(results, top_k=top_k, label_threshold=threshold, id2label=id2label)
+        records = results_to_records(results, top_k=top_k, label_threshold=threshold, id2label=id2label,
+                                     action_ids=getattr(self.model.config, "label_action_ids", None))
+        return self._add_pixel_boxes(records, *model_outputs["frame_size"])
 
 
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VideoActionDetectionPipeline, pt_model=AutoModel, type="video")

@@ -491,18 +491,26 @@ def detect_actions(
 
 
 # ------------------------------------------------------------------------------------------------------ outputs
-def top_actions(scores: np.ndarray, top_k: int | None = 3, threshold: float = 0.0, id2label: dict | None = None) -> list[dict]:
-    """The actions of one person, best first: `[{"action_id", "label", "score"}]`, at most `top_k`, scores > threshold."""
+def top_actions(scores: np.ndarray, top_k: int | None = 3, threshold: float = 0.0, id2label: dict | None = None,
+                action_ids: Sequence[int] | None = None) -> list[dict]:
+    """The actions of one person, best first: `[{"action_id", "label", "score"}]`, at most `top_k`, scores > threshold.
+    `action_ids[i]` is the action id of score column `i` (a model's `config.label_action_ids`; default `i + 1`)."""
     id2label = id2label or ava_id2label()
-    order = np.argsort(-scores, kind="stable")
-    order = order[scores[order] > threshold]
-    if top_k is not None:
-        order = order[:top_k]
+    if action_ids is not None:
+        return [{"action_id": int(action_ids[i]), "label": id2label.get(int(i), str(action_ids[i])),
+                 "score": float(scores[i])} for i in _top_order(scores, top_k, threshold)]
+    order = _top_order(scores, top_k, threshold)
     return [{"action_id": int(i) + 1, "label": id2label.get(int(i), str(int(i) + 1)), "score": float(scores[i])} for i in order]
 
 
+def _top_order(scores: np.ndarray, top_k: int | None, threshold: float) -> np.ndarray:
+    order = np.argsort(-scores, kind="stable")
+    order = order[scores[order] > threshold]
+    return order[:top_k] if top_k is not None else order
+
+
 def results_to_records(results: Sequence[KeyframeResult], top_k: int | None = 3, label_threshold: float = 0.0,
-                       id2label: dict | None = None) -> list[dict]:
+                       id2label: dict | None = None, action_ids: Sequence[int] | None = None) -> list[dict]:
     """Keyframe results -> JSON-ready records: per keyframe `{"timestamp", "persons": [{"box": [x1, y1, x2, y2]
     normalised, "person_score", "actions": top_actions(...)}]}`."""
     records = []
@@ -511,7 +519,7 @@ def results_to_records(results: Sequence[KeyframeResult], top_k: int | None = 3,
             {
                 "box": [float(value) for value in box],
                 "person_score": float(person_score),
-                "actions": top_actions(scores, top_k, label_threshold, id2label),
+                "actions": top_actions(scores, top_k, label_threshold, id2label, action_ids),
             }
             for box, person_score, scores in zip(result.boxes, result.person_scores, result.action_scores)
         ]

@@ -35,7 +35,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as tvF
 from transformers.image_processing_utils import BatchFeature
-from transformers.image_utils import PILImageResampling, validate_kwargs
+from transformers.image_utils import PILImageResampling, is_pil_image, validate_kwargs
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
@@ -119,7 +119,7 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
     Call: `processor(videos, boxes=None, gt_boxes=None, augmentations=None, generator=None, return_tensors="pt", **kwargs)`.
 
     - `videos`: one clip or a list of clips, each `(T, H, W, 3)` (or `(T, 3, H, W)`) uint8 RGB, numpy or torch (see
-      `read_clip`).
+      `read_clip`); one clip may also be given as a list of its frames (PIL images or `(H, W, 3)` uint8 arrays).
     - `boxes`: per clip an `(N_i, 4)` array of normalised x1 y1 x2 y2 (person proposals; may be empty); for a single
       clip an `(N, 4)` array is accepted. Coordinates must lie in [0, 1] with x2 >= x1, y2 >= y1 (else ValueError).
     - `gt_boxes`: the same for ground-truth boxes (training); transformed exactly like `boxes`.
@@ -140,7 +140,9 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
     (the model has no pixel mask, so zero-padding would change its features).
 
     `id2label` (optional, saved with the processor; JSON turns its keys into strings, they are converted back) maps
-    classifier index -> action name, for `post_process_action_detection`.
+    classifier index -> action name, and `action_ids` (optional, saved too) classifier index -> the data set's action
+    id (default `index + 1`, AVA's numbering), for `post_process_action_detection`; `ava_video_processor(config)`
+    takes both from a model config.
     """
 
     valid_kwargs = VideoMAEActionDetectionVideosKwargs
@@ -167,9 +169,11 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
     read_frames = staticmethod(read_frames)
     ava_clip_frame_numbers = staticmethod(ava_clip_frame_numbers)
 
-    def __init__(self, id2label: dict | None = None, **kwargs: Unpack[VideoMAEActionDetectionVideosKwargs]):
+    def __init__(self, id2label: dict | None = None, action_ids: list[int] | None = None,
+                 **kwargs: Unpack[VideoMAEActionDetectionVideosKwargs]):
         super().__init__(**kwargs)
         self.id2label = {int(index): str(name) for index, name in id2label.items()} if id2label else None
+        self.action_ids = [int(action_id) for action_id in action_ids] if action_ids is not None else None
         self._check_settings(self.scale_range, self.flip_ratio)
 
     @staticmethod
@@ -329,6 +333,10 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
             isinstance(videos, (list, tuple)) and videos and isinstance(videos[0], (str, os.PathLike))
         ):
             raise TypeError("`videos` must be decoded clips; read them from a file or frame folder with `read_clip`")
+        if isinstance(videos, (list, tuple)) and videos and all(_is_frame(frame) for frame in videos):
+            # one clip given as its frames: PIL images or (H, W, 3) arrays
+            videos = [np.stack([np.asarray(frame.convert("RGB")) if is_pil_image(frame) else np.asarray(frame)
+                                for frame in videos])]
         if isinstance(videos, (np.ndarray, torch.Tensor)) and videos.ndim == 5:
             if len(videos) == 0:
                 raise ValueError(f"`videos` holds 0 clips (shape {tuple(videos.shape)}): pass at least one clip")
@@ -405,6 +413,7 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
         top_k: int | None = None,
         target_sizes=None,
         id2label: dict | None = None,
+        action_ids: list[int] | None = None,
     ) -> list[dict]:
         """Detections per clip from the model's output.
 
@@ -417,11 +426,18 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
             target_sizes: optional per clip `(height, width)` of the original frames: boxes come back in their
                 pixels (`normalised * [w, h, w, h]`); otherwise normalised.
             id2label: classifier index -> name; defaults to the processor's `id2label`.
+            action_ids: classifier index -> the data set's action id (a model's `config.label_action_ids`);
+                defaults to the processor's `action_ids`, else index + 1 (AVA).
 
         Returns:
-            one dict per clip: `boxes (N_i, 4)` float32 tensor, `scores (N_i, 80)` float32 (sigmoid), and per box
-            (lists of N_i lists, sorted by decreasing score) `labels` (AVA action ids, classifier index + 1),
-            `label_scores` and `label_names` (None when no id2label is known).
+            one dict per clip, in two forms.
+            Flat (as transformers' object detectors, e.g. RT-DETR), one entry per kept (box, action), box by box and
+            by decreasing score within a box: `scores (K,)` float32, `labels (K,)` int64 classifier indices (name:
+            `model.config.id2label[label]`), `boxes (K, 4)` float32 (the person box of each entry), `action_ids (K,)`
+            int64 (the data set's action ids, e.g. AVA's 1..80), `box_indices (K,)` int64 (which input box).
+            Per box: `person_boxes (N_i, 4)` float32, `box_scores (N_i, num_labels)` float32 (every sigmoid score),
+            and lists of N_i lists sorted by decreasing score: `box_action_ids`, `label_scores` and `label_names`
+            (None when no id2label is known).
         """
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
         mask = outputs.get("boxes_mask") if isinstance(outputs, dict) else getattr(outputs, "boxes_mask", None)
@@ -430,6 +446,12 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
         batch_size = logits.shape[0]
         box_list = self._as_box_list(boxes, batch_size, "boxes")
         id2label = {int(k): v for k, v in id2label.items()} if id2label else self.id2label
+        action_ids = list(action_ids) if action_ids is not None else self.action_ids
+        if action_ids is None:
+            action_ids = list(range(1, logits.shape[-1] + 1))
+        if len(action_ids) != logits.shape[-1]:
+            raise ValueError(f"`action_ids` names {len(action_ids)} actions, the logits have {logits.shape[-1]}")
+        action_id_table = torch.tensor(action_ids, dtype=torch.int64)
         if target_sizes is not None:
             target_sizes = torch.as_tensor(target_sizes, dtype=torch.float64).reshape(-1, 2)
             if len(target_sizes) != batch_size:
@@ -450,25 +472,39 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
             if target_sizes is not None:
                 height, width = target_sizes[index].tolist()
                 out_boxes = out_boxes * torch.tensor([width, height, width, height], dtype=torch.float64)
-            labels, label_scores, label_names = [], [], []
+            box_action_ids, label_scores, label_names, kept = [], [], [], []
             for box_scores in scores:
                 order = torch.argsort(box_scores, descending=True, stable=True)
                 order = order[box_scores[order] > threshold]
                 if top_k is not None:
                     order = order[: int(top_k)]
-                labels.append([int(i) + 1 for i in order])
+                kept.append(order)
+                box_action_ids.append(action_id_table[order].tolist())
                 label_scores.append([float(box_scores[i]) for i in order])
-                label_names.append([id2label.get(int(i), str(int(i) + 1)) for i in order] if id2label else None)
+                label_names.append([id2label.get(int(i), str(action_ids[int(i)])) for i in order] if id2label else None)
+            person_boxes = out_boxes.to(torch.float32)
+            flat_labels = torch.cat(kept) if kept else torch.zeros(0, dtype=torch.int64)
+            box_indices = torch.cat([torch.full((len(order),), box) for box, order in enumerate(kept)]) if kept else flat_labels
             results.append(
                 {
-                    "boxes": out_boxes.to(torch.float32),
-                    "scores": scores,
-                    "labels": labels,
+                    "scores": scores[box_indices, flat_labels] if len(flat_labels) else torch.zeros(0),
+                    "labels": flat_labels.to(torch.int64),
+                    "boxes": person_boxes[box_indices] if len(flat_labels) else torch.zeros((0, 4)),
+                    "action_ids": action_id_table[flat_labels],
+                    "box_indices": box_indices.to(torch.int64),
+                    "person_boxes": person_boxes,
+                    "box_scores": scores,
+                    "box_action_ids": box_action_ids,
                     "label_scores": label_scores,
                     "label_names": label_names if id2label else None,
                 }
             )
         return results
+
+
+def _is_frame(item) -> bool:
+    """A single frame: a PIL image, or a (H, W, 3) array / tensor."""
+    return is_pil_image(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3 and item.shape[-1] == 3)
 
 
 def _to_pixels(normalised: np.ndarray, height: int, width: int) -> tv_tensors.BoundingBoxes:

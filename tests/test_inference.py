@@ -154,10 +154,17 @@ def test_csv_proposals_and_pipeline_match_pickle(bikes, model_folder, proposals_
     from_csv = detector(bikes, proposals=str(csv_path), end=4, short_side=64, progress=False, top_k=None,
                         batch_size=3, return_results=True)
     assert [len(record["persons"]) for record in from_pickle] == [1, 0, 2, 1]
+    import av
+
+    with av.open(bikes) as container:
+        width, height = container.streams.video[0].width, container.streams.video[0].height
     for record, result in zip(from_pickle, from_csv):
         assert record["timestamp"] == result.timestamp
         np.testing.assert_allclose(np.array([p["box"] for p in record["persons"]]).reshape(-1, 4), result.boxes, atol=1e-6)
         for person, scores in zip(record["persons"], result.action_scores):
+            x1, y1, x2, y2 = person["box"]
+            assert person["pixel_box"] == pytest.approx({"xmin": x1 * width, "ymin": y1 * height, "xmax": x2 * width,
+                                                         "ymax": y2 * height})
             assert len(person["actions"]) == 80  # top_k=None, threshold 0: every action, best first
             np.testing.assert_allclose([a["score"] for a in person["actions"]], np.sort(scores)[::-1], atol=1e-5)
 

@@ -414,19 +414,27 @@ def test_model_inputs_and_post_processing(tiny_model):
     results = processor.post_process_action_detection(outputs, boxes, threshold=0.5, top_k=3, target_sizes=[(40, 48), (40, 48)])
     scores = outputs.logits.sigmoid()
     for clip, result in enumerate(results):
-        assert torch.allclose(result["scores"], scores[clip, : len(boxes[clip])])
-        assert torch.allclose(result["boxes"], torch.tensor(boxes[clip]) * torch.tensor([48, 40, 48, 40]))
-        for box, (ids, values, names) in enumerate(zip(result["labels"], result["label_scores"], result["label_names"])):
+        assert torch.allclose(result["box_scores"], scores[clip, : len(boxes[clip])])
+        pixel_boxes = torch.tensor(boxes[clip]) * torch.tensor([48, 40, 48, 40])
+        assert torch.allclose(result["person_boxes"], pixel_boxes)
+        for box, (ids, values, names) in enumerate(zip(result["box_action_ids"], result["label_scores"], result["label_names"])):
             above = sorted((s.item() for s in scores[clip, box] if s > 0.5), reverse=True)[:3]
             assert values == pytest.approx(above) and len(ids) == len(above)
             assert [scores[clip, box, i - 1].item() for i in ids] == pytest.approx(values)
             assert names == [processor.id2label[i - 1] for i in ids]
+        # the flat form: labels index id2label, action ids are AVA's
+        flat = [(int(b), int(label)) for b, label in zip(result["box_indices"], result["labels"])]
+        assert flat == [(b, i - 1) for b, ids in enumerate(result["box_action_ids"]) for i in ids]
+        assert result["action_ids"].tolist() == [label + 1 for _, label in flat]
+        assert torch.allclose(result["scores"], torch.stack([scores[clip, b, label] for b, label in flat]))
+        assert torch.allclose(result["boxes"], pixel_boxes[result["box_indices"]])
     every = processor.post_process_action_detection(outputs, boxes, id2label=None)
-    assert len(every[0]["labels"][0]) == 80 and every[1]["boxes"][0].tolist() == pytest.approx(boxes[1][0])
+    assert len(every[0]["box_action_ids"][0]) == 80 and every[1]["person_boxes"][0].tolist() == pytest.approx(boxes[1][0])
+    assert len(every[0]["labels"]) == 2 * 80
     unnamed = VideoMAEActionDetectionVideoProcessor().post_process_action_detection(outputs, boxes, threshold=0.5)
     named = processor.post_process_action_detection(outputs, boxes, threshold=0.5)
     assert unnamed[0]["label_names"] is None and named[0]["label_names"] is not None
-    assert [r["labels"] for r in unnamed] == [r["labels"] for r in named]
+    assert [r["box_action_ids"] for r in unnamed] == [r["box_action_ids"] for r in named]
     with pytest.raises(ValueError, match="2 boxes given but the model scored 1"):
         processor.post_process_action_detection(outputs, [boxes[0], boxes[0]])
     with pytest.raises(ValueError, match="outside \\[0, 1\\]"):
@@ -453,7 +461,7 @@ def test_save_load_and_remote_code(tmp_path, tiny_model):
     inputs = processor(read_clip(RAWFRAMES, 2, clip_len=4)[0], boxes=boxes, return_tensors="pt")
     with torch.no_grad():
         detections = processor.post_process_action_detection(tiny_model(**inputs), boxes, top_k=2)
-    expected = [float(inputs["pixel_values"].double().sum()), inputs["boxes"].tolist(), detections[0]["labels"], detections[0]["label_names"]]
+    expected = [float(inputs["pixel_values"].double().sum()), inputs["boxes"].tolist(), detections[0]["box_action_ids"], detections[0]["label_names"]]
     result = run_without_package(
         f"""
         import json, torch
@@ -467,7 +475,7 @@ def test_save_load_and_remote_code(tmp_path, tiny_model):
         with torch.no_grad():
             detections = processor.post_process_action_detection(model(**inputs), boxes, top_k=2)
         print("RESULT", json.dumps([float(inputs["pixel_values"].double().sum()), inputs["boxes"].tolist(),
-                                    detections[0]["labels"], detections[0]["label_names"]]))
+                                    detections[0]["box_action_ids"], detections[0]["label_names"]]))
         """
     )
     line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))

@@ -217,22 +217,26 @@ def _keyframe_vocabularies(keyframes: Sequence) -> tuple[np.ndarray, np.ndarray,
 
 def detections_from_outputs(keyframes: Sequence, boxes: Sequence, scores: Sequence, action_thr: float | None = None,
                             decimals: int | None = CSV_DECIMALS, action_ids: Iterable[int] | None = None,
-                            source: str = "<model outputs>") -> AvaCsvRows:
+                            source: str = "<model outputs>",
+                            column_action_ids: Sequence[int] | None = None) -> AvaCsvRows:
     """Per-keyframe model outputs -> detection rows, in the row order mmaction2 writes them.
 
     Args:
         keyframes: K keyframes, each "video_id,timestamp" or (video_id, timestamp).
         boxes: K arrays (N_k, 4): normalised x1, y1, x2, y2 of the person boxes.
-        scores: K arrays (N_k, C): action scores (sigmoid of the logits); column j is action id j + 1 (C = 80 for
-            AVA).
+        scores: K arrays (N_k, C): action scores (sigmoid of the logits); column j is action id
+            `column_action_ids[j]`, by default j + 1 (C = 80 for AVA).
         action_thr: keep a (box, class) only when its score > action_thr, compared in the scores' dtype (mmaction2
             uses 0.002 on float32 scores: `MMACTION2_ACTION_THRESHOLD`); None keeps every score.
         decimals: round boxes and scores exactly as writing them with "%.{decimals}f" and reading them back does
             (4: what mmaction2 writes; the published numbers were scored on such files); None keeps them exact.
         action_ids: write only these action ids (e.g. the label map's); None writes all C.
+        column_action_ids: the action id of each score column (a model's `config.label_action_ids`, e.g. the 7
+            AVA ids of a model trained on a subset); None: column j is action id j + 1.
 
     Returns:
-        AvaCsvRows: per keyframe, for action id 1..C, for each box (mmaction2's `results2csv` order), one row.
+        AvaCsvRows: per keyframe, for each score column in order, for each box (mmaction2's `results2csv` order),
+        one row.
     """
     if not (len(keyframes) == len(boxes) == len(scores)):
         raise ValueError(f"keyframes, boxes and scores differ in length: {len(keyframes)}, {len(boxes)}, {len(scores)}")
@@ -253,6 +257,13 @@ def detections_from_outputs(keyframes: Sequence, boxes: Sequence, scores: Sequen
     nonempty = [index for index, count in enumerate(counts.tolist()) if count]
     if not nonempty or num_classes == 0:
         return AvaCsvRows.empty(source)
+    if column_action_ids is None:
+        column_ids = np.arange(1, num_classes + 1, dtype=np.int64)
+    else:
+        column_ids = np.array([int(action_id) for action_id in column_action_ids], dtype=np.int64)
+        if len(column_ids) != num_classes or len(np.unique(column_ids)) != num_classes:
+            raise ValueError(f"{source}: column_action_ids must be {num_classes} distinct ids (one per score column), "
+                             f"got {list(column_action_ids)}")
     all_boxes = np.concatenate([box_arrays[index] for index in nonempty]).astype(np.float64)
     all_scores = np.concatenate([score_arrays[index] for index in nonempty])
     if not (np.isfinite(all_boxes).all() and np.isfinite(all_scores.astype(np.float64)).all()):
@@ -270,10 +281,8 @@ def detections_from_outputs(keyframes: Sequence, boxes: Sequence, scores: Sequen
     if action_thr is not None:
         keep &= (all_scores > action_thr).ravel()[flat_order]
     if action_ids is not None:
-        wanted = np.zeros(num_classes + 1, dtype=bool)
         wanted_ids = np.array([int(action_id) for action_id in action_ids], dtype=np.int64)
-        wanted[wanted_ids[(wanted_ids >= 1) & (wanted_ids <= num_classes)]] = True
-        keep &= wanted[row_class + 1]
+        keep &= np.isin(column_ids, wanted_ids)[row_class]
     row_box, row_class = row_box[keep], row_class[keep]
     row_scores = all_scores.astype(np.float64)[row_box, row_class]
     row_boxes = all_boxes[row_box]
@@ -287,7 +296,7 @@ def detections_from_outputs(keyframes: Sequence, boxes: Sequence, scores: Sequen
         video_index=keyframe_video[row_keyframe],
         timestamp_index=keyframe_time[row_keyframe],
         boxes=row_boxes,
-        action_ids=(row_class + 1).astype(np.int64),
+        action_ids=column_ids[row_class],
         last_column=row_scores,
         line_numbers=np.arange(1, len(row_box) + 1, dtype=np.int64),
         empty_video_index=np.zeros(0, dtype=np.int32),
@@ -299,13 +308,13 @@ def detections_from_outputs(keyframes: Sequence, boxes: Sequence, scores: Sequen
 
 def write_detections(path: str | os.PathLike, keyframes: Sequence, boxes: Sequence, scores: Sequence,
                      action_thr: float | None = None, action_ids: Iterable[int] | None = None,
-                     decimals: int = CSV_DECIMALS) -> int:
+                     decimals: int = CSV_DECIMALS, column_action_ids: Sequence[int] | None = None) -> int:
     """Write model outputs as an official detections CSV (see `detections_from_outputs`); returns the row count.
 
     `action_thr=MMACTION2_ACTION_THRESHOLD` writes what mmaction2's AVAMetric writes.
     """
     rows = detections_from_outputs(keyframes, boxes, scores, action_thr=action_thr, decimals=None,
-                                   action_ids=action_ids)
+                                   action_ids=action_ids, column_action_ids=column_action_ids)
     write_detections_csv(path, rows, decimals=decimals)
     return rows.num_rows
 

@@ -124,7 +124,7 @@ class ConvertedCheckpoint:
     release: ReleasedCheckpoint | None = None
 
 
-def _metadata(model_name: str, results, datasets=DATASETS) -> str:
+def _metadata(model_name: str, results, datasets=DATASETS, base_model: str | None = None) -> str:
     """The card's YAML: library, licence, tags, datasets and a `model-index` with one entry per result.
 
     huggingface_hub's `ModelCardData` merges results on the same task and dataset into one entry with the first
@@ -137,6 +137,7 @@ def _metadata(model_name: str, results, datasets=DATASETS) -> str:
         tags=list(TAGS),
         datasets=list(datasets) or None,
         metrics=["mAP"] if results else None,
+        base_model=base_model,
     ).to_dict()
     if results:
         entries = [eval_results_to_model_index(model_name, [r.to_eval_result()])[0]["results"][0] for r in results]
@@ -211,7 +212,25 @@ def _usage_section(repo_id: str) -> str:
     )
 
 
+def _vocabulary_sentence(config) -> str:
+    """What the outputs are: the AVA vocabulary, or the model's own actions with their ids."""
+    if config.is_ava_vocabulary:
+        return f"the {NUM_AVA_ACTIONS} AVA atomic actions"
+    actions = ", ".join(f"{config.id2label[index]} ({action_id})" for index, action_id in enumerate(config.label_action_ids))
+    return f"{config.num_labels} actions of its own label map: {actions}"
+
+
 def _scope_section(config) -> str:
+    if not config.is_ava_vocabulary:
+        return f"""## What it does and does not do
+
+- **Does:** given a short clip ({config.num_frames} frames) and the boxes of the people on its middle frame (the
+  keyframe), it scores every box for {_vocabulary_sentence(config)} (name, then the action id written in detection
+  CSVs). It is multi-label: one sigmoid per action. Output `i` is named `config.id2label[i]` and has the action id
+  `config.label_action_ids[i]` (`config.action_ids`).
+- **Does not:** find the people. It classifies the actions of **given** person boxes, so it needs a person detector
+  or precomputed proposals. It does not refine or track boxes: they come back unchanged, one row of scores per box.
+"""
     evaluated = len(AVA_EVALUATED_ACTION_IDS)
     return f"""## What it does and does not do
 
@@ -378,6 +397,7 @@ def build_model_card(
     converted_from: ConvertedCheckpoint | None = None,
     training_notes: str | None = None,
     datasets=DATASETS,
+    base_model: str | None = None,
 ) -> str:
     """The model card (markdown with YAML metadata) of a `VideoMAEForActionDetection` folder; write it with
     `write_model_card`, and read it back with `huggingface_hub.ModelCard.load`.
@@ -393,6 +413,8 @@ def build_model_card(
         training_notes: markdown about how these weights were trained (the training script), placed before the recipe.
         datasets: the Hub data set ids of the metadata's `datasets:` (default AVA and AVA-Kinetics; empty for weights
             trained on something else, such as the generated toy set).
+        base_model: the Hub id the weights were finetuned from (the metadata's `base_model`); None when unknown or a
+            local folder.
 
     The folder is expected to hold the video processor (`video_preprocessor_config.json`): the usage sample reads a
     video with it.
@@ -408,7 +430,7 @@ def build_model_card(
     else:
         origin = "weights that are not one of mmaction2's released checkpoints"
     intro = (
-        f"# {model_name}\n\n{title}: {origin}. It scores the {NUM_AVA_ACTIONS} AVA atomic actions of each given person "
+        f"# {model_name}\n\n{title}: {origin}. It scores {_vocabulary_sentence(config)} of each given person "
         f"box in a video clip."
     )
     if recipe is not None and any(not r.measured_here for r in results):
@@ -427,7 +449,7 @@ def build_model_card(
             _citation_section(),
         ]
     )
-    return _card(_metadata(model_name, results, datasets), body)
+    return _card(_metadata(model_name, results, datasets, base_model), body)
 
 
 def build_backbone_card(

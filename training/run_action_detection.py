@@ -22,6 +22,7 @@ which the model adds itself; evaluation scores every proposal of every keyframe 
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
@@ -164,9 +165,16 @@ class DataArguments:
         metadata={"help": "AVA frame-mAP protocol: 'activitynet-2020' (official, default), 'activitynet-2019' or "
                   "'mmaction2' (the one mmaction2's published numbers use)."},
     )
+    label_map: str | None = field(
+        default=None,
+        metadata={"help": "The actions the model learns: a label map .pbtxt (`label {name label_id}` or `item {name "
+                  "id}` blocks) of the data set's action ids. The model gets one output per action, in file order, "
+                  "named by it; ground-truth boxes with none of these actions are dropped (mmaction2's "
+                  "custom_classes). Default: all 80 AVA actions (or the starting checkpoint's actions)."},
+    )
     label_map_file: str | None = field(
         default=None,
-        metadata={"help": "Evaluated classes (.pbtxt; default: annotations/"
+        metadata={"help": "Evaluated classes (.pbtxt; default: the --label_map actions when given, else annotations/"
                   "ava_action_list_v2.2_for_activitynet_2019.pbtxt of the data folder)."},
     )
     slow_clip_seconds: float = field(
@@ -208,6 +216,11 @@ class ActionDetectionTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=2, metadata={"help": "Keep the last N checkpoints."})
     logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Must stay False (clips are read lazily)."})
+    optim: str = field(
+        default="adamw_torch",
+        metadata={"help": "Optimizer (any of transformers' `--optim` names), built over the layer-wise lr decay groups. "
+                  "Default: torch's AdamW, as the recipe."},
+    )
 
 
 def explicit_flags(argv: list[str]) -> set[str]:
@@ -225,16 +238,28 @@ class AVAClipDataset(torch.utils.data.Dataset):
     Item: `pixel_values (T, 3, H, W)` float32, `boxes (N, 4)` pixels of the processed clip (the example's
     proposals, which the builder filtered with mmaction2's score rule), `gt_boxes (G, 4)` pixels,
     `labels (G, num_labels)` multi-hot float32, `example_index` int.
+
+    `label_action_ids[i]` is the action id of model output `i` (the config's `label_action_ids`; `num_labels=N`
+    means ids 1..N); the builder's labels are action ids - 1. Ground-truth actions the model does not learn are left out, and boxes left with none
+    are dropped (mmaction2's `custom_classes`).
     """
 
-    def __init__(self, examples, processor, *, train: bool, clip_len: int, frame_interval: int, num_labels: int,
-                 seed: int = 0, slow_clip_seconds: float = 30.0):
+    def __init__(self, examples, processor, *, train: bool, clip_len: int, frame_interval: int,
+                 label_action_ids: list[int] | None = None, num_labels: int | None = None, seed: int = 0,
+                 slow_clip_seconds: float = 30.0):
+        if (label_action_ids is None) == (num_labels is None):
+            raise ValueError("give label_action_ids (the action id of each model output) or num_labels (ids 1..N)")
+        if label_action_ids is None:
+            label_action_ids = list(range(1, num_labels + 1))
         self.examples = examples
         self.processor = processor
         self.train = train
         self.clip_len = clip_len
         self.frame_interval = frame_interval
-        self.num_labels = num_labels
+        self.num_labels = len(label_action_ids)
+        # builder label (action id - 1) -> model output, -1 where the model does not learn that action
+        self.output_of_label = np.full(max(label_action_ids) + 1, -1, dtype=np.int64)
+        self.output_of_label[np.asarray(label_action_ids) - 1] = np.arange(len(label_action_ids))
         self.seed = seed
         self.slow_clip_seconds = slow_clip_seconds
         # The boxes of every keyframe, read once (evaluation maps outputs back through them).
@@ -274,9 +299,17 @@ class AVAClipDataset(torch.utils.data.Dataset):
             logger.warning(f"reading the clip of {example['img_key']} from {source} took {elapsed:.1f} s")
         return example, clip, generator
 
+    def model_labels(self, box_labels) -> list[int]:
+        """One box's builder labels (action ids - 1) -> the model outputs it learns (possibly none)."""
+        labels = np.asarray(list(box_labels), dtype=np.int64)
+        outputs = self.output_of_label[labels[labels < len(self.output_of_label)]]
+        return sorted(int(output) for output in outputs[outputs >= 0])
+
     def __getitem__(self, index: int) -> dict:
         example, clip, generator = self.read(index)
-        gt_boxes = np.asarray(example["boxes"], dtype=np.float64).reshape(-1, 4)
+        box_outputs = [self.model_labels(box_labels) for box_labels in example["labels"]]
+        kept = [row for row, outputs in enumerate(box_outputs) if outputs]
+        gt_boxes = np.asarray(example["boxes"], dtype=np.float64).reshape(-1, 4)[kept]
         processed = self.processor(
             clip,
             boxes=[self.proposals[index]],
@@ -286,8 +319,8 @@ class AVAClipDataset(torch.utils.data.Dataset):
             return_tensors=None,
         )
         labels = torch.zeros((len(gt_boxes), self.num_labels), dtype=torch.float32)
-        for row, box_labels in enumerate(example["labels"]):
-            labels[row, list(box_labels)] = 1.0
+        for row, box_row in enumerate(kept):
+            labels[row, box_outputs[box_row]] = 1.0
         return {
             "pixel_values": processed["pixel_values"][0],
             "boxes": processed["boxes"][0],
@@ -341,9 +374,11 @@ class AVAFrameMapEvaluation:
     every evaluation keyframe exactly once (de-duplicating by example index), and scores AVA frame-mAP."""
 
     def __init__(self, eval_dataset: AVAClipDataset, label_map: dict[int, str], protocol: str,
-                 excluded_timestamps: str | None = None):
+                 excluded_timestamps: str | None = None, label_action_ids: list[int] | None = None):
         if protocol not in PROTOCOLS:
             raise ValueError(f"evaluation_protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
+        # the action id of each logit column (the model's config.label_action_ids; None: column j is id j + 1)
+        self.label_action_ids = label_action_ids
         self.dataset = eval_dataset
         self.label_map = label_map
         self.protocol = protocol
@@ -377,7 +412,8 @@ class AVAFrameMapEvaluation:
             raise RuntimeError(f"{len(missing)} evaluation keyframes were not scored, e.g. {missing[:3]}")
         action_thr = MMACTION2_ACTION_THRESHOLD if self.protocol == "mmaction2" else None
         detections = detections_from_outputs(self.keys, self.dataset.proposals, scores, action_thr=action_thr,
-                                             action_ids=sorted(self.label_map))
+                                             action_ids=sorted(self.label_map),
+                                             column_action_ids=self.label_action_ids)
         outcome = evaluate_ava_frame_map(self.groundtruth, detections, self.label_map, self.excluded_timestamps,
                                          self.protocol)
         self.last_outcome, self.last_detections = outcome, detections
@@ -394,12 +430,21 @@ class AVAFrameMapEvaluation:
 ACTION_GROUPS = {"PERSON_MOVEMENT": "pose", "OBJECT_MANIPULATION": "object", "PERSON_INTERACTION": "interaction"}
 
 
+def action_group(outcome: FrameMapOutcome, action_id: int) -> str | None:
+    """The AVA group short name of an evaluated class; None for a class that is not an AVA action (another id or
+    another name: a user's own label map)."""
+    if AVA_ACTION_NAMES.get(action_id) != outcome.class_names.get(action_id):
+        return None
+    return ACTION_GROUPS[AVA_ACTION_TYPES[action_id]]
+
+
 def group_means(outcome: FrameMapOutcome) -> dict[str, float]:
     """Mean AP per AVA action group (pose, object manipulation, person interaction) over classes with an AP."""
     values: dict[str, list[float]] = {name: [] for name in ACTION_GROUPS.values()}
     for action_id, value in outcome.average_precision.items():
-        if not math.isnan(value):
-            values[ACTION_GROUPS[AVA_ACTION_TYPES[action_id]]].append(value)
+        group = action_group(outcome, action_id)
+        if group is not None and not math.isnan(value):
+            values[group].append(value)
     return {name: float(np.mean(v)) if v else float("nan") for name, v in values.items()}
 
 
@@ -409,17 +454,17 @@ def summary_table(outcome: FrameMapOutcome, protocol: str, extremes: int = 3) ->
              f"  {'group':<14} {'mAP':>7} {'classes':>8}"]
     counts: dict[str, int] = {}
     for action_id, value in outcome.average_precision.items():
-        if not math.isnan(value):
-            group = ACTION_GROUPS[AVA_ACTION_TYPES[action_id]]
+        group = action_group(outcome, action_id)
+        if group is not None and not math.isnan(value):
             counts[group] = counts.get(group, 0) + 1
     for group, value in group_means(outcome).items():
         shown = "-" if math.isnan(value) else f"{100 * value:.2f}"
         lines.append(f"  {group:<14} {shown:>7} {counts.get(group, 0):>8}")
     ranked = sorted(((v, a) for a, v in outcome.average_precision.items() if not math.isnan(v)))
     if ranked:
-        lines.append("  lowest AP:  " + ", ".join(f"{AVA_ACTION_NAMES[a]} {100 * v:.1f}" for v, a in ranked[:extremes]))
-        lines.append("  highest AP: " + ", ".join(f"{AVA_ACTION_NAMES[a]} {100 * v:.1f}"
-                                                  for v, a in ranked[::-1][:extremes]))
+        names = outcome.class_names
+        lines.append("  lowest AP:  " + ", ".join(f"{names[a]} {100 * v:.1f}" for v, a in ranked[:extremes]))
+        lines.append("  highest AP: " + ", ".join(f"{names[a]} {100 * v:.1f}" for v, a in ranked[::-1][:extremes]))
     return "\n".join(lines)
 
 
@@ -427,14 +472,35 @@ def summary_table(outcome: FrameMapOutcome, protocol: str, extremes: int = 3) ->
 # trainer
 
 
+# Options that choose the Trainer's own lr schedule instead of the recipe's (warm-up epochs + cosine).
+SCHEDULE_FLAGS = ("lr_scheduler_type", "lr_scheduler_kwargs", "warmup_steps")
+RECIPE_SCHEDULE_FLAGS = ("warmup_epochs", "warmup_start_factor")
+
+
+def uses_recipe_schedule(flags: set[str]) -> bool:
+    """True unless the command line chose a Trainer schedule (`--lr_scheduler_type`, `--lr_scheduler_kwargs`,
+    `--warmup_steps`); mixing those with the recipe's `--warmup_epochs` / `--warmup_start_factor` is an error."""
+    chosen = sorted(flag for flag in SCHEDULE_FLAGS if flag in flags)
+    recipe = sorted(flag for flag in RECIPE_SCHEDULE_FLAGS if flag in flags)
+    if chosen and recipe:
+        raise ValueError(f"--{recipe[0]} sets the recipe's schedule, --{chosen[0]} the Trainer's: give one of them "
+                         "(with --lr_scheduler_type, set the warm-up with --warmup_steps, an int or a ratio < 1)")
+    return not chosen
+
+
 class ActionDetectionTrainer(Trainer):
     """`Trainer` with mmaction2's optimizer (AdamW over layer-wise lr decay groups, no weight decay on 1-D
-    parameters and biases) and schedule (linear warm-up from `warmup_start_factor`, then cosine to 0, per step)."""
+    parameters and biases) and schedule (linear warm-up from `warmup_start_factor`, then cosine to 0, per step).
 
-    def __init__(self, *args, layer_decay: float = 0.75, card_builder=None, **kwargs):
+    The optimizer class and its settings come from `Trainer.get_optimizer_cls_and_kwargs` (`--optim`, `--optim_args`,
+    betas, eps), always over the layer-decay groups. With `recipe_schedule=False` the schedule is the Trainer's own
+    (`--lr_scheduler_type`, `--lr_scheduler_kwargs`, `--warmup_steps`)."""
+
+    def __init__(self, *args, layer_decay: float = 0.75, card_builder=None, recipe_schedule: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.layer_decay = layer_decay
         self.card_builder = card_builder
+        self.recipe_schedule = recipe_schedule
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -443,10 +509,11 @@ class ActionDetectionTrainer(Trainer):
                                                   self.layer_decay)
             for group in groups:
                 group.pop("param_names")  # names stay out of the optimizer's state dict
-            self.optimizer = torch.optim.AdamW(
-                groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
-                eps=self.args.adam_epsilon, weight_decay=self.args.weight_decay,
-            )
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            if "params" in optimizer_kwargs or "model" in optimizer_kwargs:
+                raise ValueError(f"--optim {self.args.optim} builds its own parameter groups, which would drop the "
+                                 "layer-wise lr decay; choose another optimizer")
+            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 
     def warmup_steps(self, num_training_steps: int) -> int:
@@ -455,6 +522,8 @@ class ActionDetectionTrainer(Trainer):
         return int(round(num_training_steps * min(self.args.warmup_epochs, epochs) / epochs)) if epochs > 0 else 0
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if not self.recipe_schedule:
+            return super().create_scheduler(num_training_steps, optimizer)
         if self.lr_scheduler is None:
             optimizer = self.optimizer if optimizer is None else optimizer
             self.lr_scheduler = warmup_cosine_schedule(
@@ -463,16 +532,10 @@ class ActionDetectionTrainer(Trainer):
             self._created_lr_scheduler = True
         return self.lr_scheduler
 
-    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        """Resume through `from_pretrained`, which renames the saved `q_bias` / `v_bias` back to `query.bias` /
-        `value.bias` (the VideoMAE checkpoint conversion). The Trainer's own loader calls `load_state_dict(strict=False)`
-        on the raw file and silently leaves those biases at their current values (transformers 5.23)."""
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
-            return super()._load_from_checkpoint(resume_from_checkpoint, model)
-        model = self.model if model is None else model
-        logger.info(f"loading the model weights of {resume_from_checkpoint}")
-        loaded = type(model).from_pretrained(resume_from_checkpoint, config=model.config)
-        model.load_state_dict(loaded.state_dict(), strict=True)
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        # `example_index` travels with the batch for the evaluation's gathering (a label name), not into the model.
+        inputs = {name: value for name, value in inputs.items() if name != "example_index"}
+        return super().compute_loss(model, inputs, *args, **kwargs)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         # Only the padded logits are gathered; boxes_mask is implied by the eval set's proposals.
@@ -489,18 +552,67 @@ class ActionDetectionTrainer(Trainer):
 # main
 
 
-def build_model(model_args: ModelArguments, toy: bool):
-    """The model: from a checkpoint (VideoMAE backbone or detection folder) or a new one from a config."""
+def parse_config_overrides(text: str | None) -> dict:
+    """`--config_overrides "hidden_size=64,image_size=[96,96]"` -> {field: value}; a name that is not a config field
+    is a ValueError (with the closest field names)."""
     overrides = {}
-    if model_args.config_overrides:
-        for item in re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", model_args.config_overrides):
-            name, _, value = item.partition("=")
-            overrides[name.strip()] = json.loads(value) if value.strip()[:1] in "0123456789-[{tf" else value.strip()
+    if not text:
+        return overrides
+    known = set(VideoMAEActionDetectionConfig.__dataclass_fields__) | {"num_labels"}
+    for item in re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", text):
+        name, separator, value = item.partition("=")
+        name = name.strip()
+        if not separator or name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"--config_overrides: {item.strip()!r} does not set a VideoMAEActionDetectionConfig "
+                             f"field{hint}")
+        overrides[name] = json.loads(value) if value.strip()[:1] in "0123456789-[{tf" else value.strip()
+    return overrides
+
+
+def label_map_overrides(label_map: dict[int, str] | None, path=None) -> dict:
+    """Config fields of a model learning the actions of `label_map` ({action id: name}, in file order): one output
+    per action, `id2label` its names, `action_ids` its ids. {} for None."""
+    if not label_map:
+        return {}
+    outside = [action_id for action_id in label_map if not 1 <= action_id <= NUM_AVA_ACTIONS]
+    if outside:
+        raise ValueError(f"--label_map {path}: action ids {outside} are outside the data set's 1..{NUM_AVA_ACTIONS}")
+    return {"id2label": dict(enumerate(label_map.values())), "action_ids": list(label_map)}
+
+
+def _checkpoint_label_vocabulary(model_name_or_path: str, cache_dir=None) -> list[tuple[int, str]] | None:
+    """[(action id, name)] of a detection checkpoint's outputs; None for another kind of checkpoint."""
+    config_dict, _ = VideoMAEActionDetectionConfig.get_config_dict(model_name_or_path, cache_dir=cache_dir)
+    if config_dict.get("model_type") != VideoMAEActionDetectionConfig.model_type:
+        return None
+    config = VideoMAEActionDetectionConfig.from_dict(config_dict)
+    return list(zip(config.label_action_ids, (config.id2label[i] for i in range(config.num_labels))))
+
+
+def build_model(model_args: ModelArguments, toy: bool, label_map: dict[int, str] | None = None,
+                label_map_path=None):
+    """The model: from a checkpoint (VideoMAE backbone or detection folder) or a new one from a config; with
+    `label_map`, its outputs are those actions (a detection checkpoint with other actions gets a new classifier)."""
+    overrides = parse_config_overrides(model_args.config_overrides)
     if model_args.drop_path_rate is not None:
         overrides["drop_path_rate"] = model_args.drop_path_rate
+    overrides.update(label_map_overrides(label_map, label_map_path))
     if model_args.model_name_or_path:
-        return VideoMAEForActionDetection.from_pretrained(model_args.model_name_or_path,
-                                                          cache_dir=model_args.cache_dir, **overrides)
+        path = model_args.model_name_or_path
+        if not label_map:
+            return VideoMAEForActionDetection.from_pretrained(path, cache_dir=model_args.cache_dir, **overrides)
+        before = _checkpoint_label_vocabulary(path, model_args.cache_dir)
+        model = VideoMAEForActionDetection.from_pretrained(path, cache_dir=model_args.cache_dir,
+                                                           ignore_mismatched_sizes=True, **overrides)
+        after = list(zip(model.config.label_action_ids, label_map.values()))
+        if before is not None and before != after and len(before) == len(after):
+            logger.warning(f"{path} scores other actions than --label_map {label_map_path}: its classifier starts "
+                           "anew")
+            torch.manual_seed(0)
+            model._init_weights(model.roi_head)
+        return model
     name = model_args.config_name or ("toy" if toy else None)
     if name is None:
         raise ValueError("give --model_name_or_path (a VideoMAE or detection checkpoint) or --config_name (a config "
@@ -513,6 +625,14 @@ def build_model(model_args: ModelArguments, toy: bool):
         config = VideoMAEActionDetectionConfig.from_pretrained(name, **overrides)
     torch.manual_seed(0)
     return VideoMAEForActionDetection(config)
+
+
+def hub_base_model(model_args: ModelArguments) -> str | None:
+    """The Hub id the model was finetuned from (for the card's `base_model`); None for a local folder or a new model."""
+    name = model_args.model_name_or_path
+    if not name or os.path.exists(name) or not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        return None
+    return name
 
 
 def build_processor(model_args: ModelArguments, data_args: DataArguments, model, toy: bool):
@@ -585,8 +705,13 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     model_args, data_args, training_args, flags = parse_arguments(argv)
+    recipe_schedule = uses_recipe_schedule(flags)
+    log_level = training_args.get_process_log_level() if {"log_level", "log_level_replica"} & flags else None
+    if log_level is None:
+        log_level = logging.INFO if training_args.process_index == 0 else logging.WARNING
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.INFO if training_args.process_index == 0 else logging.WARNING)
+                        level=log_level)
+    logger.setLevel(log_level)
 
     toy = data_args.data_dir is None
     if toy:
@@ -604,8 +729,12 @@ def main(argv: list[str] | None = None) -> dict:
     if training_args.dataloader_pin_memory and not torch.cuda.is_available():
         training_args.dataloader_pin_memory = False  # nothing to pin for on a CPU-only machine
 
-    model = build_model(model_args, toy)
+    training_label_map = read_label_map(data_args.label_map) if data_args.label_map else None
+    model = build_model(model_args, toy, training_label_map, data_args.label_map)
     config = model.config
+    if not config.is_ava_vocabulary:
+        logger.info(f"the model learns {config.num_labels} actions: " + ", ".join(
+            f"{config.id2label[index]} ({action_id})" for index, action_id in enumerate(config.label_action_ids)))
     recipe: DetectionRecipe | None = recipe_for_architecture(config.hidden_size, config.num_hidden_layers,
                                                              config.num_attention_heads, config.intermediate_size)
     layer_decay = model_args.layer_decay
@@ -624,25 +753,37 @@ def main(argv: list[str] | None = None) -> dict:
                     f"total batch {total_batch} / {training_args.base_batch_size} (linear scaling)")
     else:
         logger.info(f"learning rate {training_args.learning_rate:.4g} for a total batch of {total_batch}")
-    logger.info(f"layer-wise lr decay {layer_decay}, weight decay {training_args.weight_decay}, warm-up "
-                f"{training_args.warmup_epochs} epochs from {training_args.warmup_start_factor}x, cosine to 0 at "
-                f"{training_args.num_train_epochs} epochs, gradient clipping {training_args.max_grad_norm}, "
+    schedule = (f"warm-up {training_args.warmup_epochs} epochs from {training_args.warmup_start_factor}x, cosine to 0 "
+                f"at {training_args.num_train_epochs} epochs" if recipe_schedule else
+                f"the Trainer's {training_args.lr_scheduler_type} schedule ({training_args.lr_scheduler_kwargs or {}}, "
+                f"warm-up steps {training_args.warmup_steps})")
+    logger.info(f"optimizer {training_args.optim} over layer-wise lr decay {layer_decay} groups, weight decay "
+                f"{training_args.weight_decay}, {schedule}, gradient clipping {training_args.max_grad_norm}, "
                 f"stochastic depth {config.drop_path_rate}")
 
     processor = build_processor(model_args, data_args, model, toy)
+    processor.id2label = {int(index): name for index, name in config.id2label.items()}  # the model's outputs
+    processor.action_ids = config.action_ids
     train_examples, eval_examples = load_examples(data_args)
-    common = dict(clip_len=config.num_frames, frame_interval=data_args.frame_interval, num_labels=config.num_labels,
-                  seed=training_args.seed,
+    common = dict(clip_len=config.num_frames, frame_interval=data_args.frame_interval,
+                  label_action_ids=config.label_action_ids, seed=training_args.seed,
                   slow_clip_seconds=data_args.slow_clip_seconds)
     train_dataset = AVAClipDataset(train_examples, processor, train=True, **common)
     eval_dataset = AVAClipDataset(eval_examples, processor, train=False, **common)
 
     annotations = Path(data_args.data_dir) / "annotations"
-    label_map_file = data_args.label_map_file or annotations / "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+    label_map_file = (data_args.label_map_file or data_args.label_map
+                      or annotations / "ava_action_list_v2.2_for_activitynet_2019.pbtxt")
     label_map = read_label_map(label_map_file)
+    not_scored = sorted(set(label_map) - set(config.label_action_ids))
+    if not_scored:
+        raise ValueError(f"the evaluated classes of {label_map_file} include action ids {not_scored} that the model "
+                         f"does not score (its actions: {config.label_action_ids}); pass --label_map_file with a "
+                         "subset of them")
     excluded = annotations / "ava_val_excluded_timestamps_v2.2.csv"
     evaluation = AVAFrameMapEvaluation(eval_dataset, label_map, data_args.evaluation_protocol,
-                                       str(excluded) if excluded.exists() else None)
+                                       str(excluded) if excluded.exists() else None,
+                                       label_action_ids=config.label_action_ids)
 
     # Gathered in evaluation besides the logits: the labels (so that the loss is computed) and the example index.
     training_args.label_names = ["labels", "example_index"]
@@ -659,7 +800,7 @@ def main(argv: list[str] | None = None) -> dict:
                  f"{config.num_frames} x {data_args.frame_interval}.")
         card = build_model_card(name, config, repo_id=training_args.hub_model_id or name,
                                 recipe=recipe if not toy else None, results=results, training_notes=notes,
-                                datasets=() if toy else DATASETS)
+                                datasets=() if toy else DATASETS, base_model=hub_base_model(model_args))
         write_model_card(card, folder / "README.md")
 
     trainer = ActionDetectionTrainer(
@@ -672,6 +813,7 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=processor,
         layer_decay=layer_decay,
         card_builder=write_card,
+        recipe_schedule=recipe_schedule,
     )
 
     if training_args.do_train or "do_eval" not in flags:  # --do_eval alone: evaluate the model as it is

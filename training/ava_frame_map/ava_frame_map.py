@@ -33,7 +33,7 @@ protocol.
 _KWARGS_DESCRIPTION = """
 Args:
     predictions: one per keyframe: {"key": "video_id,timestamp", "boxes": (N, 4) normalised x1 y1 x2 y2,
-        "scores": (N, C) action scores (column j = action id j + 1; C = 80 for AVA)}.
+        "scores": (N, C) action scores (column j = action id j + 1, or `column_action_ids[j]`; C = 80 for AVA)}.
     references: one per keyframe: {"key": "video_id,timestamp", "boxes": (M, 4), "labels": M lists of action ids}.
         A reference without boxes is an evaluated keyframe with nobody in it (activitynet-2020).
     protocol: "activitynet-2020" (default), "activitynet-2019" or "mmaction2".
@@ -41,6 +41,8 @@ Args:
     excluded_timestamps: CSV path or (video_id, timestamp) pairs (activitynet-2019, mmaction2).
     action_thr: keep (box, class) with score > action_thr (mmaction2 uses 0.002); None keeps all.
     decimals: round boxes and scores as a CSV written with this many decimals would (4, default); None: exact.
+    column_action_ids: the action id of each score column, for a model with its own label set (its
+        `config.label_action_ids`); None: column j is action id j + 1.
 Returns:
     {"protocol": ..., "PascalBoxes_Precision/mAP@0.5IOU": ..., "PascalBoxes_PerformanceByCategory/AP@0.5IOU/<name>":
     ...} (official protocols) or {"protocol", "overall", "person_movement", "object_manipulation",
@@ -75,7 +77,7 @@ class AvaFrameMap(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, protocol="activitynet-2020", label_map=None, excluded_timestamps=None,
-                 action_thr=None, decimals=CSV_DECIMALS, iou_threshold=0.5):
+                 action_thr=None, decimals=CSV_DECIMALS, iou_threshold=0.5, column_action_ids=None):
         _check_unique_keys(predictions, "predictions")
         _check_unique_keys(references, "references")
         detections = detections_from_outputs(
@@ -85,6 +87,7 @@ class AvaFrameMap(evaluate.Metric):
             action_thr=action_thr,
             decimals=decimals,
             source="<predictions>",
+            column_action_ids=column_action_ids,
         )
         groundtruth = groundtruth_from_references(
             [item["key"] for item in references],
