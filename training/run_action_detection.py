@@ -210,6 +210,15 @@ class ActionDetectionTrainingArguments(TrainingArguments):
     remove_unused_columns: bool = field(default=False, metadata={"help": "Must stay False (clips are read lazily)."})
 
 
+def precision_description(training_args: TrainingArguments) -> str:
+    """What `--bf16` / `--fp16` mean for this run, for the log: autocast around the forward (training and
+    evaluation), with the weights, gradients and AdamW state kept in fp32."""
+    if training_args.bf16 or training_args.fp16:
+        name = "bf16" if training_args.bf16 else "fp16"
+        return f"{name} autocast in training and evaluation; weights, gradients and optimizer state in fp32"
+    return "fp32"
+
+
 def explicit_flags(argv: list[str]) -> set[str]:
     """The argument names given on the command line (`--name value` or `--name=value`)."""
     return {item[2:].split("=", 1)[0].replace("-", "_") for item in argv if item.startswith("--")}
@@ -614,6 +623,7 @@ def main(argv: list[str] | None = None) -> dict:
     (logger.warning if training_args.world_size > 1 else logger.info)(
         f"process {training_args.process_index} of {training_args.world_size} "
         f"({training_args.parallel_mode.value}, device {training_args.device})")
+    logger.info(f"precision: {precision_description(training_args)}")
     total_batch = (training_args.per_device_train_batch_size * training_args.world_size
                    * training_args.gradient_accumulation_steps)
     if "learning_rate" not in flags and not (toy and "learning_rate" in TOY_TRAINING):
