@@ -14,8 +14,9 @@ parameters, layer-wise lr decay, 5 linear warm-up epochs from 0.1x then a cosine
 epochs, per iteration, gradient clipping at norm 40; evaluation and a checkpoint every epoch).
 
 Data: each example is one annotated keyframe of the `ava` / `ava_kinetics` builder (`training/ava_dataset.py`).
-Its clip is read in the DataLoader workers (`read_clip`, training sampling with random frame offsets for training),
-then the video processor applies the training augmentation (random rescale, crop, flip) or the evaluation resize.
+Its clip is read in the DataLoader workers (`read_clip`, training sampling with random frame offsets for training;
+in evaluation a batch's keyframes of one video are read together with `read_clips`: one open, one forward decode per
+run of overlapping clips), then the video processor applies the training augmentation (random rescale, crop, flip) or the evaluation resize.
 Training boxes are the person proposals (score >= 0.9, else the best one; mmaction2's rule) plus the ground truth,
 which the model adds itself; evaluation scores every proposal of every keyframe exactly once.
 """
@@ -52,7 +53,7 @@ from ..modeling import (
     VideoMAEActionDetectionConfig,
     VideoMAEForActionDetection,
 )
-from ..processing import ava_video_processor, read_clip
+from ..processing import ava_video_processor, read_clip, read_clips
 from .ava_evaluation import (
     MMACTION2_ACTION_THRESHOLD,
     detections_from_outputs,
@@ -283,8 +284,48 @@ class AVAClipDataset(torch.utils.data.Dataset):
             logger.warning(f"reading the clip of {example['img_key']} from {source} took {elapsed:.1f} s")
         return example, clip, generator
 
+    def read_evaluation_clips(self, indices: list[int]) -> list[tuple[dict, np.ndarray]]:
+        """Evaluation clips of several keyframes: those of one source are read with one `read_clips` call (the video
+        opened once, overlapping clips decoded in one forward pass); returns `(example, clip)` in the order given."""
+        examples = [self.examples[index] for index in indices]
+        by_source: dict[tuple, list[int]] = {}
+        for position, example in enumerate(examples):
+            source = example["video_path"] or example["frame_dir"]
+            key = (source, example["timestamp_start"], example["video_start"], example["fps"], example["num_frames"])
+            by_source.setdefault(key, []).append(position)
+        clips: list = [None] * len(examples)
+        for (source, timestamp_start, video_start, fps, num_frames), positions in by_source.items():
+            keys = ", ".join(examples[position]["img_key"] for position in positions)
+            started = time.perf_counter()
+            try:
+                read = read_clips(
+                    source, [examples[position]["timestamp"] for position in positions],
+                    timestamp_start=timestamp_start, video_start=video_start, fps=fps, clip_len=self.clip_len,
+                    frame_interval=self.frame_interval, num_frames=num_frames or None,
+                )
+            except Exception as error:
+                raise type(error)(f"keyframe{'s' if len(positions) > 1 else ''} {keys} ({source}): {error}") from error
+            elapsed = time.perf_counter() - started
+            if elapsed > self.slow_clip_seconds * len(positions):
+                logger.warning(f"reading the clips of {keys} from {source} took {elapsed:.1f} s")
+            for position, (clip, _) in zip(positions, read):
+                clips[position] = clip
+        return list(zip(examples, clips))
+
     def __getitem__(self, index: int) -> dict:
         example, clip, generator = self.read(index)
+        return self.item(index, example, clip, generator)
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        """A batch (the DataLoader calls this when defined): in evaluation its clips come from
+        `read_evaluation_clips`; training clips have random offsets and are read one by one."""
+        if self.train:
+            return [self[index] for index in indices]
+        return [self.item(index, example, clip, None)
+                for index, (example, clip) in zip(indices, self.read_evaluation_clips(list(indices)))]
+
+    def item(self, index: int, example: dict, clip: np.ndarray, generator) -> dict:
+        """Model inputs of keyframe `index` from its clip (see the class docstring)."""
         gt_boxes = np.asarray(example["boxes"], dtype=np.float64).reshape(-1, 4)
         processed = self.processor(
             clip,
