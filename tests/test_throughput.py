@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import REPO_ROOT
 
@@ -95,3 +96,131 @@ def test_evaluation_batches_read_a_videos_keyframes_in_one_decode(tmp_path, monk
     loader = torch.utils.data.DataLoader(clips, batch_size=6, collate_fn=collate_action_detection)
     passes.clear()
     assert next(iter(loader))["example_index"].tolist() == indices and len(passes) == 2
+
+
+# ---------------------------------------------------------------------------------------------- transcoded store
+TRANSCODE_TOY = dict(train_videos=2, val_videos=2, keyframes_per_video=3, width=96, height=96, min_people=1,
+                     max_people=2)
+
+
+def test_transcoded_store_frames_equal_decode_plus_resize(tmp_path):
+    """`videomae-ava-dataset DATA --transcode DIR` on the toy set: the builder's examples point at the store, read_clip
+    returns the same frame numbers, and the frames equal the source's decode + the processor's resize within the
+    H.264 error; the files are 30 fps, GOP 16, no B-frames, at the store's short side."""
+    import av
+    import numpy as np
+
+    from videomae_action_detection.processing import read_clip
+    from videomae_action_detection.training.ava_dataset import load_ava_dataset, main
+    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.transcode import resize_frame
+
+    root = generate_toy_dataset(tmp_path / "toy", seed=5, **TRANSCODE_TOY)
+    store = tmp_path / "store"
+    assert main([str(root), "--cache_dir", str(tmp_path / "cache"), "--transcode", str(store),
+                 "--transcode_short_side", "64", "--transcode_workers", "2"]) == 0
+    original = load_ava_dataset(root, "ava", cache_dir=tmp_path / "cache")
+    transcoded = load_ava_dataset(root, "ava", cache_dir=tmp_path / "cache", transcoded_dir=store)
+    differences, expected_frames = [], []
+    for split in original:
+        for before, after in zip(original[split], transcoded[split]):
+            assert after["video_path"] == str(store / "videos" / Path(before["video_path"]).name)
+            assert {k: v for k, v in before.items() if k != "video_path"} == \
+                {k: v for k, v in after.items() if k != "video_path"}
+            arguments = dict(timestamp_start=before["timestamp_start"], video_start=before["video_start"],
+                             fps=before["fps"], clip_len=8, frame_interval=8, num_frames=before["num_frames"] or None)
+            frames, numbers = read_clip(before["video_path"], before["timestamp"], **arguments)
+            stored, stored_numbers = read_clip(after["video_path"], after["timestamp"], **arguments)
+            assert np.array_equal(numbers, stored_numbers)
+            assert stored.shape == (8, 64, 64, 3)
+            expected = np.stack([resize_frame(frame, (64, 64)) for frame in frames])
+            expected_frames.append(expected)
+            differences.append(np.abs(stored.astype(np.int16) - expected))
+    differences = np.concatenate([d.reshape(-1) for d in differences])
+    jpeg = np.concatenate([np.abs(_jpeg_round_trip(frames).astype(np.int16) - frames).reshape(-1)
+                           for frames in expected_frames])
+    print(f"transcoded vs decode + resize: mean |diff| {differences.mean():.2f} grey levels, 99th percentile "
+          f"{np.percentile(differences, 99):.0f}; JPEG quality 95 (rawframes) of the same frames: mean "
+          f"{jpeg.mean():.2f}, 99th percentile {np.percentile(jpeg, 99):.0f}")
+    assert differences.mean() <= jpeg.mean() and differences.mean() < 3.0, (differences.mean(), jpeg.mean())
+    assert np.percentile(differences, 99) <= np.percentile(jpeg, 99) + 4
+
+    with av.open(str(next(store.glob("videos/*.mp4")))) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 30 and (stream.height, stream.width) == (64, 64)
+        keyframes = [index for index, frame in enumerate(container.decode(stream)) if frame.key_frame]
+        assert keyframes[:3] == [0, 16, 32]
+        assert stream.codec_context.has_b_frames is False or stream.codec_context.has_b_frames == 0
+
+
+def _jpeg_round_trip(frames):
+    """(T, H, W, 3) uint8 through JPEG quality 95 (torchvision / libjpeg-turbo), as rawframes store them."""
+    import numpy as np
+    import torch
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    return np.stack([decode_jpeg(encode_jpeg(torch.from_numpy(frame).permute(2, 0, 1).contiguous(), quality=95))
+                     .permute(1, 2, 0).numpy() for frame in frames])
+
+
+def _decoded_store(store: Path) -> dict:
+    import av
+    import numpy as np
+
+    frames = {}
+    for path in sorted(store.glob("videos/*.mp4")):
+        with av.open(str(path)) as container:
+            frames[path.name] = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    return frames
+
+
+def test_transcoding_resumes_after_a_kill(tmp_path):
+    """Killed mid-file (SIGKILL while a `.partial` file is written), and the states a kill leaves between files (a
+    finished file not yet in the manifest, a manifest listing a subset): a rerun finishes with the same videos as an
+    uninterrupted run, and a second rerun has nothing to do."""
+    import json
+    import signal
+    import time
+
+    import numpy as np
+
+    from videomae_action_detection.processing.synthetic_video import write_synthetic_video
+    from videomae_action_detection.training.transcode import MANIFEST_NAME, transcode_videos
+
+    data = tmp_path / "data"
+    videos = [write_synthetic_video(data / "videos" / f"v{i}.mp4", 300 + 150 * i, width=128, height=96, gop=60)
+              for i in range(3)]
+    settings = dict(short_side=64, gop=16, crf=18, progress=False)
+    clean = transcode_videos(data, videos, tmp_path / "clean", **settings)
+
+    store = tmp_path / "store"
+    code = (f"from videomae_action_detection.training.transcode import transcode_videos\n"
+            f"transcode_videos({str(data)!r}, [{str(videos[2])!r}], {str(store)!r}, short_side=64, gop=16, crf=18, "
+            f"progress=False)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    partial = store / "videos" / "v2.partial.mp4"
+    deadline = time.monotonic() + 120
+    while not (partial.exists() and partial.stat().st_size > 0) and time.monotonic() < deadline:
+        assert process.poll() is None, "the transcoding finished before it could be killed"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert partial.exists() and not (store / "videos" / "v2.mp4").exists()
+    assert not (store / MANIFEST_NAME).exists()
+
+    transcode_videos(data, videos[:1], store, **settings)   # a run that stopped after its first video ...
+    (store / "videos" / "v1.mp4").write_bytes((tmp_path / "clean" / "videos" / "v1.mp4").read_bytes())
+    # ... and one killed after writing v1.mp4 but before its manifest entry: v1 is not trusted, it is redone
+    done_before = (store / "videos" / "v0.mp4").stat().st_mtime_ns
+    resumed = transcode_videos(data, videos, store, **settings)
+    assert (store / "videos" / "v0.mp4").stat().st_mtime_ns == done_before  # skipped
+    assert resumed == clean
+    assert sorted(p.name for p in (store / "videos").iterdir()) == ["v0.mp4", "v1.mp4", "v2.mp4"]
+    first, second = _decoded_store(tmp_path / "clean"), _decoded_store(store)
+    assert first.keys() == second.keys()
+    for name in first:
+        assert first[name].shape == second[name].shape and np.abs(first[name].astype(int) - second[name]).mean() < 0.5
+    stamp = {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
+    again = transcode_videos(data, videos, store, **settings)
+    assert again == json.loads((store / MANIFEST_NAME).read_text())
+    assert stamp == {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
