@@ -12,7 +12,7 @@ What a transcoded file is
   from both;
 - resized to short side `short_side` (default 320, the largest short side the training augmentation draws: mmaction2's
   RandomRescale 256-320; evaluation resizes to 256) with the video processor's resize (torchvision bilinear, no
-  antialiasing, `rescaled_size`; dimensions rounded to even numbers for yuv420p); sources whose short side is at most
+  antialiasing, `rescaled_size`; dimensions rounded to even numbers); sources whose short side is at most
   `short_side` keep their size (rounded down to even);
 - H.264 (libx264, yuv444p: no chroma subsampling, which alone costs about 1.3 grey levels of mean error on the toy
   frames; `crf`, default 18), a keyframe every `gop` frames (default 16: a clip read seeks to at most 15 frames before
