@@ -224,3 +224,30 @@ def test_transcoding_resumes_after_a_kill(tmp_path):
     again = transcode_videos(data, videos, store, **settings)
     assert again == json.loads((store / MANIFEST_NAME).read_text())
     assert stamp == {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
+
+
+# ----------------------------------------------------------------------------------------------------- CPU model
+def test_resized_position_table_is_computed_once_per_input_size(monkeypatch):
+    """The bicubic resize of the position table runs once per (grid, device, dtype), and the outputs are unchanged."""
+    import torch
+
+    from conftest import tiny_config
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+    from videomae_action_detection.modeling import modeling_videomae_action_detection as modeling
+
+    torch.manual_seed(0)
+    model = VideoMAEForActionDetection(tiny_config(image_size=32)).eval()
+    calls = []
+    resize = modeling.resize_position_table
+    monkeypatch.setattr(modeling, "resize_position_table", lambda *a, **k: calls.append(a[2]) or resize(*a, **k))
+    boxes = [torch.tensor([[2.0, 2.0, 30.0, 40.0]])]
+    first = model(torch.randn(1, 4, 3, 48, 64), boxes).logits
+    again = model(torch.randn(1, 4, 3, 48, 64), boxes).logits  # same size: no resize
+    model(torch.randn(1, 4, 3, 64, 48), boxes)
+    model(torch.randn(1, 4, 3, 48, 64), boxes)
+    assert calls == [(3, 4), (4, 3)]
+    fresh = VideoMAEForActionDetection(tiny_config(image_size=32)).eval()
+    fresh.load_state_dict(model.state_dict())
+    pixel_values = torch.randn(1, 4, 3, 48, 64)
+    torch.testing.assert_close(model(pixel_values, boxes).logits, fresh(pixel_values, boxes).logits, rtol=0, atol=0)
+    assert first.shape == again.shape
