@@ -3,7 +3,8 @@
 (a) `read_clip` on the original video (seek to the keyframe before the clip, decode forward);
 (b) `read_clip` on a rawframes folder (mmaction2's layout: one JPEG per 30 fps frame, quality 95), written at the
     store's size (short side 320) so that (b) and (c) hold the same pixels;
-(c) `read_clip` on the transcoded store (`training/transcode.py`: short side 320, 30 fps, GOP 16, no B-frames, crf 18);
+(c) `read_clip` on the transcoded store (`training/transcode.py`: short side 320, 30 fps, GOP 16 or
+    `--store-gops`, no B-frames, crf 18);
 
 each alone and followed by the training transform (`VideoMAEActionDetectionVideoProcessor` with
 `do_train_augmentation=True`: rescale 256-320, crop 256, flip), 16 frames 4 apart with training offsets at random
@@ -66,6 +67,8 @@ def main():
     parser.add_argument("--minutes", type=float, default=15.0, help="length of the generated videos (default 15)")
     parser.add_argument("--gops", nargs="+", type=int, default=[250, 32], help="GOPs of the originals (default 250 32)")
     parser.add_argument("--clips", type=int, default=20, help="random keyframes timed per row (default 20)")
+    parser.add_argument("--store-gops", dest="store_gops", nargs="+", type=int, default=[16],
+                        help="keyframe intervals of the transcoded stores compared (default 16, the store's)")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "videomae_action_detection_bench",
                         help="where generated videos, frames and stores are kept")
     args = parser.parse_args()
@@ -76,11 +79,15 @@ def main():
     rows = []
     for gop in args.gops:
         video = cached_video(args.cache_dir, args.minutes, 1280, 720, gop)
-        store = args.cache_dir / f"store_{video.stem}.mp4"
-        if not store.exists():
-            started = time.perf_counter()
-            transcode_video(video, store)
-            print(f"transcoded {video.name} in {time.perf_counter() - started:.0f} s", flush=True)
+        stores = {}
+        for store_gop in args.store_gops:
+            store = args.cache_dir / (f"store_{video.stem}.mp4" if store_gop == 16 else
+                                      f"store_gop{store_gop}_{video.stem}.mp4")
+            if not store.exists():
+                started = time.perf_counter()
+                transcode_video(video, store, gop=store_gop)
+                print(f"transcoded {video.name} (GOP {store_gop}) in {time.perf_counter() - started:.0f} s", flush=True)
+            stores[store_gop] = store
         keyframes = rng.integers(TIMESTAMP_START + 2, TIMESTAMP_START + int(args.minutes * 60) - 1,
                                  size=args.clips).tolist()
         numbers = np.concatenate([np.clip(ava_clip_frame_numbers(t, timestamp_start=TIMESTAMP_START) + d, 1, None)
@@ -93,11 +100,11 @@ def main():
                                           train=True, generator=g)[0]
 
         seconds = args.minutes * 60
-        for name, source, disk in (
-            ("(a) original video", video, video.stat().st_size * 3600 / seconds),
-            ("(b) rawframes, JPEG q95, short side 320", folder, jpeg_bytes / jpeg_count * FRAMES_PER_HOUR),
-            ("(c) transcoded store", store, store.stat().st_size * 3600 / seconds),
-        ):
+        sources = [("(a) original video", video, video.stat().st_size * 3600 / seconds),
+                   ("(b) rawframes, JPEG q95, short side 320", folder, jpeg_bytes / jpeg_count * FRAMES_PER_HOUR)]
+        sources += [(f"(c) transcoded store, GOP {store_gop}", store, store.stat().st_size * 3600 / seconds)
+                    for store_gop, store in stores.items()]
+        for name, source, disk in sources:
             rows.append((gop, name, clips_per_second(reader(source), keyframes),
                          clips_per_second(reader(source), keyframes, processor), disk))
             print(f"done: GOP {gop} {name}", flush=True)

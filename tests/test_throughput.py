@@ -163,21 +163,18 @@ def _jpeg_round_trip(frames):
                      .permute(1, 2, 0).numpy() for frame in frames])
 
 
-def _decoded_store(store: Path) -> dict:
+def _decoded(path: Path):
     import av
     import numpy as np
 
-    frames = {}
-    for path in sorted(store.glob("videos/*.mp4")):
-        with av.open(str(path)) as container:
-            frames[path.name] = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    return frames
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]).astype(np.int16)
 
 
 def test_transcoding_resumes_after_a_kill(tmp_path):
     """Killed mid-file (SIGKILL while a `.partial` file is written), and the states a kill leaves between files (a
-    finished file not yet in the manifest, a manifest listing a subset): a rerun finishes with the same videos as an
-    uninterrupted run, and a second rerun has nothing to do."""
+    finished file not yet in the manifest, a manifest listing a subset): a rerun finishes with the same manifest and
+    frames as an uninterrupted run, and a second rerun has nothing to do."""
     import json
     import signal
     import time
@@ -216,10 +213,11 @@ def test_transcoding_resumes_after_a_kill(tmp_path):
     assert (store / "videos" / "v0.mp4").stat().st_mtime_ns == done_before  # skipped
     assert resumed == clean
     assert sorted(p.name for p in (store / "videos").iterdir()) == ["v0.mp4", "v1.mp4", "v2.mp4"]
-    first, second = _decoded_store(tmp_path / "clean"), _decoded_store(store)
-    assert first.keys() == second.keys()
-    for name in first:
-        assert first[name].shape == second[name].shape and np.abs(first[name].astype(int) - second[name]).mean() < 0.5
+    for name in ("v0.mp4", "v1.mp4", "v2.mp4"):
+        # libx264 was seen to give slightly different bytes from run to run here (as for the toy set's videos): the
+        # decoded frames agree within the encoding noise (about 0.5 grey levels seen), well below a shifted frame (~4)
+        first, second = _decoded(store / "videos" / name), _decoded(tmp_path / "clean" / "videos" / name)
+        assert first.shape == second.shape and np.abs(first - second).mean() < 1.0, name
     stamp = {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
     again = transcode_videos(data, videos, store, **settings)
     assert again == json.loads((store / MANIFEST_NAME).read_text())

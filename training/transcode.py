@@ -131,8 +131,9 @@ def transcode_video(source: str | os.PathLike, destination: str | os.PathLike, *
                 stream.pix_fmt = PIXEL_FORMAT
                 stream.gop_size = gop
                 stream.max_b_frames = 0
+                # One encoder thread per video: the parallelism is across videos (--transcode_workers).
                 stream.options = {"crf": str(crf), "preset": preset, "bf": "0", "keyint_min": str(gop),
-                                  "sc_threshold": "0"}
+                                  "sc_threshold": "0", "threads": "1"}
             image = av.VideoFrame.from_ndarray(resize_frame(frame, size), format="rgb24")
             image.pts = count
             for packet in stream.encode(image):
@@ -180,8 +181,12 @@ def _write_manifest(store: Path, manifest: dict) -> None:
 
 def _transcode_one(job: tuple) -> tuple:
     relative, source, destination, short_side, gop, crf = job
-    torch.set_num_threads(1)
-    info = transcode_video(source, destination, short_side=short_side, gop=gop, crf=crf)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one core per video
+    try:
+        info = transcode_video(source, destination, short_side=short_side, gop=gop, crf=crf)
+    finally:
+        torch.set_num_threads(threads)
     return relative, info
 
 
