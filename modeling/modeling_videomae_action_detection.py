@@ -163,6 +163,9 @@ class VideoMAEActionDetectionEmbeddings(nn.Module):
         self.hidden_size = config.hidden_size
         # Computed on first use (not a buffer: it is a function of the config, never trained, never saved).
         self._position_table: torch.Tensor | None = None
+        # The resized table per (grid, device, dtype), so that the bicubic resize (about 50 ms for ViT-B at 16 x 21
+        # patches on a CPU core) runs once per input size, not once per forward. Not used while tracing / compiling.
+        self._resized_tables: dict[tuple, torch.Tensor] = {}
 
     def position_table(self, grid: tuple[int, int]) -> torch.Tensor:
         """(t * h * w, hidden) float32 position table for an input grid (h, w) in patches."""
@@ -170,10 +173,20 @@ class VideoMAEActionDetectionEmbeddings(nn.Module):
             self._position_table = sinusoid_position_table(math.prod(self.pretraining_grid), self.hidden_size)
         return resize_position_table(self._position_table, self.pretraining_grid, grid)
 
+    def resized_position_table(self, grid: tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """`position_table(grid)` on `device` in `dtype`, cached per (grid, device, dtype) in eager mode."""
+        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+        key = (tuple(grid), str(device), dtype)
+        if not tracing and key in self._resized_tables:
+            return self._resized_tables[key]
+        table = self.position_table(grid).to(device=device).to(dtype)
+        if not tracing:
+            self._resized_tables[key] = table
+        return table
+
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
         embeddings, grid = self.patch_embeddings(pixel_values)
-        table = self.position_table(grid[1:]).to(device=embeddings.device)
-        return embeddings + table.to(embeddings.dtype), grid
+        return embeddings + self.resized_position_table(grid[1:], embeddings.device, embeddings.dtype), grid
 
 
 class DropPath(nn.Module):

@@ -3,7 +3,8 @@ import.
 
 - `read_clip(source, timestamp, ...)`: the clip around a keyframe from a frame folder, a video file or memory;
   `ava_clip_frame_numbers(...)`: which frame numbers it uses (mmaction2's SampleAVAFrames, the one place this is
-  computed).
+  computed). `read_clips(source, timestamps, ...)`: several keyframes' clips of one source, a video opened once and
+  overlapping clips decoded in one forward pass.
 - `VideoMAEActionDetectionVideoProcessor`: clips + normalised boxes -> `pixel_values` and pixel boxes (evaluation
   resize or training augmentation), and `post_process_action_detection` back to scored actions.
 - `ava_video_processor(**kwargs)`: that processor with the AVA action names (or a model config's `id2label` and
@@ -13,7 +14,7 @@ import.
 from transformers import AutoVideoProcessor
 
 from ..modeling import VideoMAEActionDetectionConfig, ava_id2label
-from .clip_reader import FILENAME_TEMPLATE, ava_clip_frame_numbers, read_clip, read_frames
+from .clip_reader import FILENAME_TEMPLATE, ava_clip_frame_numbers, read_clip, read_clips, read_frames
 from .video_processing_videomae_action_detection import (
     MMACTION2_MEAN,
     MMACTION2_STD,
@@ -52,6 +53,7 @@ __all__ = [
     "ava_clip_frame_numbers",
     "ava_video_processor",
     "read_clip",
+    "read_clips",
     "read_frames",
     "rescaled_size",
 ]

@@ -240,6 +240,63 @@ def read_frames(
     )
 
 
+def read_clips(
+    source,
+    timestamps,
+    *,
+    timestamp_start=0,
+    video_start=None,
+    fps=30,
+    clip_len: int = 16,
+    frame_interval: int = 4,
+    num_frames: int | None = None,
+    filename_tmpl: str = FILENAME_TEMPLATE,
+    decode_info: dict | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (evaluation, offset-free) clips of several keyframes of one source, each equal to what `read_clip` returns
+    for it; a video file is opened once, and keyframes whose clips' frame ranges overlap (e.g. AVA keyframes 1 s
+    apart with 16 x 4 clips spanning 2 s) are read with one seek and one forward decode over the union of their
+    frame numbers, instead of one seek and decode per keyframe.
+
+    Args: as `read_clip`, with `timestamps` a sequence of keyframe seconds (any order; results follow it).
+    `decode_info`, when a dict, receives for video files `decoded_frames`, `seeks`, `passes` (forward decodes) and
+    `reached_end`, summed over the clips.
+
+    Returns:
+        `[(frames (clip_len, H, W, 3) uint8 RGB, frame_numbers (clip_len,) int64)]`, one per timestamp.
+    """
+    timestamps = list(timestamps)
+    if not timestamps:
+        return []
+    numbers = [
+        ava_clip_frame_numbers(timestamp, timestamp_start=timestamp_start, fps=fps, clip_len=clip_len,
+                               frame_interval=frame_interval, num_frames=num_frames)
+        for timestamp in timestamps
+    ]
+    keyframes = [max(1, _centre_frame_number(timestamp, timestamp_start, fps)) for timestamp in timestamps]
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    if path is None or not os.path.isfile(path):
+        return [
+            _read(source, clip_numbers, timestamp_start=timestamp_start, video_start=video_start, fps=fps,
+                  filename_tmpl=filename_tmpl, keyframe_number=keyframe, keyframe_description=f"timestamp {timestamp}")
+            for clip_numbers, keyframe, timestamp in zip(numbers, keyframes, timestamps)
+        ]
+    start = timestamp_start if video_start is None else video_start
+    offset = _as_fraction(timestamp_start, "timestamp_start") - _as_fraction(start, "video_start")
+    descriptions = [f"timestamp {timestamp}" for timestamp in timestamps]
+    results = _read_video_clips(path, list(zip(numbers, keyframes, descriptions)), offset=offset,
+                                fps=_as_fraction(fps, "fps"), decode_info=decode_info)
+    clips = []
+    for (frames, used, last), keyframe, description in zip(results, keyframes, descriptions):
+        if last is not None and keyframe > last:
+            raise ValueError(
+                f"{description} is outside video {path}: its centre frame is timeline frame {keyframe} "
+                f"but the source ends at frame {last}"
+            )
+        clips.append((frames, used))
+    return clips
+
+
 def _read(
     source,
     frame_numbers,
@@ -423,6 +480,35 @@ def open_video(path):
 
 
 def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_description, decode_info):
+    (result,) = _read_video_clips(path, [(numbers, keyframe_number, keyframe_description)], offset=offset, fps=fps,
+                                  decode_info=decode_info)
+    return result
+
+
+def overlapping_groups(frame_ranges) -> list[list[int]]:
+    """Indices of `(first, last)` frame ranges grouped so that each group's ranges, sorted by `first`, overlap or
+    touch a range before them in the group (`first <= max last so far + 1`); groups are ordered by their first frame
+    and hold indices in that order. One forward decode covers a group without decoding frames no clip uses between
+    two of them beyond a clip's own stride."""
+    order = sorted(range(len(frame_ranges)), key=lambda index: (frame_ranges[index][0], index))
+    groups, reach = [], None
+    for index in order:
+        first, last = frame_ranges[index]
+        if reach is not None and first <= reach + 1:
+            groups[-1].append(index)
+            reach = max(reach, last)
+        else:
+            groups.append([index])
+            reach = last
+    return groups
+
+
+def _read_video_clips(path, clips, *, offset, fps, decode_info):
+    """Clips of one video file with one open container: `clips` is a list of `(numbers (int64 array),
+    keyframe_number or None, keyframe_description)`. Clips whose frame ranges overlap (`overlapping_groups`) are read
+    with one seek and one forward decode over the union of their frame numbers, each decoded frame converted to RGB
+    once. Returns `[(frames (N, H, W, 3) uint8, used numbers, last frame or None)]` in the order of `clips`;
+    `decode_info` receives the totals `decoded_frames`, `seeks`, `passes` (forward decodes) and `reached_end`."""
     av = _import_av()
     container, stream = open_video(path)
     with container:
@@ -430,49 +516,61 @@ def _read_video(path, numbers, *, offset, fps, keyframe_number, keyframe_descrip
         if not time_base:
             raise ValueError(f"video file {path}: the video stream has no time base")
         origin = stream.start_time or 0
-        unique = sorted(set(numbers.tolist()))
-        times = {k: offset + Fraction(k - 1) / fps for k in unique}
-        for k, seconds in times.items():
-            if seconds < 0:
-                raise ValueError(
-                    f"timeline frame {k} lies {float(-seconds):.3f} s before the start of video {path} "
-                    "(check `timestamp_start` and `video_start`)"
-                )
-        thresholds = {k: origin + math.floor(seconds / time_base) for k, seconds in times.items()}
         declared_end, tolerance = _declared_end(container, stream)
-        if keyframe_number is not None and declared_end is not None:
-            key_seconds = offset + Fraction(keyframe_number - 1) / fps
-            if origin + math.floor(key_seconds / time_base) >= declared_end + tolerance:
-                raise ValueError(
-                    f"{keyframe_description} is outside video {path}: its centre frame is at {float(key_seconds):.3f} s "
-                    f"of the file, which lasts {float((declared_end - origin) * time_base):.3f} s"
-                )
-        try:
-            picked, end_pts, stats = _decode_at(container, stream, thresholds, origin)
-        except av.error.FFmpegError as error:
-            raise ValueError(f"error while decoding video {path} (corrupt or truncated file): {error}") from error
+        thresholds = {}
+        for numbers, keyframe_number, keyframe_description in clips:
+            for k in sorted(set(numbers.tolist()) - set(thresholds)):
+                seconds = offset + Fraction(k - 1) / fps
+                if seconds < 0:
+                    raise ValueError(
+                        f"timeline frame {k} lies {float(-seconds):.3f} s before the start of video {path} "
+                        "(check `timestamp_start` and `video_start`)"
+                    )
+                thresholds[k] = origin + math.floor(seconds / time_base)
+            if keyframe_number is not None and declared_end is not None:
+                key_seconds = offset + Fraction(keyframe_number - 1) / fps
+                if origin + math.floor(key_seconds / time_base) >= declared_end + tolerance:
+                    raise ValueError(
+                        f"{keyframe_description} is outside video {path}: its centre frame is at "
+                        f"{float(key_seconds):.3f} s of the file, which lasts "
+                        f"{float((declared_end - origin) * time_base):.3f} s"
+                    )
+        totals = {"decoded_frames": 0, "seeks": 0, "passes": 0, "reached_end": False}
+        results = [None] * len(clips)
+        for group in overlapping_groups([(int(numbers.min()), int(numbers.max())) for numbers, _, _ in clips]):
+            wanted = sorted(set().union(*(clips[index][0].tolist() for index in group)))
+            try:
+                picked, end_pts, stats = _decode_at(container, stream, {k: thresholds[k] for k in wanted}, origin)
+            except av.error.FFmpegError as error:
+                raise ValueError(f"error while decoding video {path} (corrupt or truncated file): {error}") from error
+            totals["decoded_frames"] += stats["decoded_frames"]
+            totals["seeks"] += stats["seeks"]
+            totals["passes"] += 1
+            totals["reached_end"] = totals["reached_end"] or stats["reached_end"]
+            last = None
+            if end_pts is not None:  # decoding reached the end of the stream
+                if declared_end is not None and end_pts + tolerance < declared_end:
+                    raise ValueError(
+                        f"video file {path} is truncated or corrupt: its frames end at "
+                        f"{float((end_pts - origin) * time_base):.3f} s but the file declares "
+                        f"{float((declared_end - origin) * time_base):.3f} s"
+                    )
+                # The last timeline frame still showing a decoded frame: k with offset + (k - 1) / fps < end time.
+                last = max(1, math.ceil(((end_pts - origin) * time_base - offset) * fps))
+            arrays = {}
+            for index in group:
+                numbers = clips[index][0].tolist()
+                used = np.array([min(k, last) if last is not None else k for k in numbers], dtype=np.int64)
+                frames = []
+                for k in numbers:
+                    frame = picked[k]
+                    if id(frame) not in arrays:
+                        arrays[id(frame)] = displayed_rgb(frame)
+                    frames.append(arrays[id(frame)])
+                results[index] = (_stack(frames, f"video {path}"), used, last)
         if decode_info is not None:
-            decode_info.update(stats)
-        last = None
-        if end_pts is not None:  # decoding reached the end of the stream
-            if declared_end is not None and end_pts + tolerance < declared_end:
-                raise ValueError(
-                    f"video file {path} is truncated or corrupt: its frames end at "
-                    f"{float((end_pts - origin) * time_base):.3f} s but the file declares "
-                    f"{float((declared_end - origin) * time_base):.3f} s"
-                )
-            # The last timeline frame still showing a decoded frame: k with offset + (k - 1) / fps < end time.
-            last = max(1, math.ceil(((end_pts - origin) * time_base - offset) * fps))
-        used = np.array([min(k, last) if last is not None else k for k in numbers.tolist()], dtype=np.int64)
-        arrays = {}
-        frames = []
-        for k in numbers.tolist():
-            frame = picked[k]
-            key = id(frame)
-            if key not in arrays:
-                arrays[key] = displayed_rgb(frame)
-            frames.append(arrays[key])
-        return _stack(frames, f"video {path}"), used, last
+            decode_info.update(totals)
+        return results
 
 
 def _frame_ticks(frame, stream):

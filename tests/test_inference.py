@@ -269,8 +269,8 @@ def test_batches_stream_and_bf16(bikes, model_folder, proposals_pkl, monkeypatch
     import videomae_action_detection.processing.video_action_detection as core
 
     reads = []
-    original = core.read_clip
-    monkeypatch.setattr(core, "read_clip", lambda *args, **kwargs: reads.append(args[1]) or original(*args, **kwargs))
+    original = core.read_clips
+    monkeypatch.setattr(core, "read_clips", lambda *args, **kwargs: reads.extend(args[1]) or original(*args, **kwargs))
     model, processor = load_action_detector(model_folder)
     stream = detect_actions(bikes, model, processor, ProposalsFile(proposals_pkl), end=4, batch_size=2,
                             short_side=64, progress=False)

@@ -270,6 +270,36 @@ def test_short_training_learns_and_saves_a_hub_folder(trained, toy_dir):
     assert rows and len(rows[0].split(",")) == 8
 
 
+def test_bf16_training_runs_autocast_end_to_end_in_the_fp32_map_band(trained, toy_dir, tmp_path, caplog):
+    """`--bf16`: the same tiny run as `trained` with bf16 autocast in the training and evaluation forwards, weights
+    saved in fp32, and a frame-mAP within 0.1 of the fp32 run (measured: fp32 0.675, bf16 0.670)."""
+    from safetensors.torch import load_file
+
+    from videomae_action_detection.training.run_action_detection import main
+
+    _, fp32_metrics = trained
+    linear_outputs = set()
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Linear):
+            linear_outputs.add(("train" if module.training else "eval", output.dtype))
+
+    hook = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        with caplog.at_level("INFO", logger="videomae_action_detection.train"):
+            metrics = main(tiny_args(toy_dir, tmp_path / "bf16", "--num_train_epochs", "8", "--save_strategy", "no",
+                                     "--bf16"))
+    finally:
+        hook.remove()
+    assert linear_outputs == {("train", torch.bfloat16), ("eval", torch.bfloat16)}
+    assert "precision: bf16 autocast" in caplog.text
+    weights = load_file(tmp_path / "bf16" / "model.safetensors")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
+    assert metrics["eval_scored_boxes"] == metrics["eval_proposals"]
+    assert abs(metrics["eval_map"] - fp32_metrics["eval_map"]) < 0.1, (metrics["eval_map"], fp32_metrics["eval_map"])
+    assert metrics["eval_map"] > _random_baseline_map(toy_dir, tmp_path) + 0.15
+
+
 def test_resume_from_checkpoint_gives_the_same_model(trained, toy_dir, tmp_path):
     from safetensors.torch import load_file
 

@@ -431,6 +431,7 @@ def load_ava_dataset(
     missing_videos: str = "error",
     download_mode: str | None = None,
     num_proc: int | None = None,
+    transcoded_dir: str | os.PathLike | None = None,
     **config_kwargs,
 ) -> datasets.DatasetDict:
     """Prepare (once; cached under `cache_dir`) and load the AVA / AVA-Kinetics keyframes as a DatasetDict.
@@ -443,6 +444,9 @@ def load_ava_dataset(
         download_mode: datasets' `DownloadMode` ("force_redownload" rebuilds, e.g. after videos were added).
         num_proc: processes writing the examples (shards of 25k keyframes); reading the annotations and checking
             the videos happen before, in this process.
+        transcoded_dir: a transcoded video store (`training/transcode.py`, `videomae-ava-dataset --transcode`):
+            every example's `video_path` points at its transcoded file (same timeline, `video_start` unchanged); a
+            video missing from the store's manifest is an error naming it.
         config_kwargs: other `AVAKineticsConfig` options (`video_start`, `media`, `check_videos`, ...).
     """
     builder = AVAKinetics(
@@ -453,7 +457,27 @@ def load_ava_dataset(
         **config_kwargs,
     )
     builder.download_and_prepare(download_mode=download_mode, num_proc=num_proc)
-    return builder.as_dataset()
+    dataset = builder.as_dataset()
+    if transcoded_dir is not None:
+        dataset = use_transcoded_videos(dataset, data_dir, transcoded_dir)
+    return dataset
+
+
+def use_transcoded_videos(dataset: datasets.DatasetDict, data_dir, transcoded_dir) -> datasets.DatasetDict:
+    """`dataset` with each `video_path` replaced by its file in the transcoded store (see `load_ava_dataset`)."""
+    from .transcode import MANIFEST_NAME, transcoded_paths
+
+    paths = transcoded_paths(data_dir, transcoded_dir)
+    for split, data in dataset.items():
+        missing = sorted({path for path in data["video_path"] if path and path not in paths})
+        if missing:
+            raise ValueError(f"{len(missing)} videos of split {split} are not in {Path(transcoded_dir) / MANIFEST_NAME}, "
+                             f"e.g. {missing[:3]}: run videomae-ava-dataset {data_dir} --transcode {transcoded_dir}")
+
+    def point_at_store(batch):
+        return {"video_path": [paths[path] if path else path for path in batch["video_path"]]}
+
+    return dataset.map(point_at_store, batched=True, desc="pointing at the transcoded videos")
 
 
 _CARD_BODY = """# AVA v2.2 / AVA-Kinetics keyframes
@@ -584,6 +608,15 @@ def build_parser():
     parser.add_argument("--export", default=None, help="write parquet + README.md dataset card to this folder")
     parser.add_argument("--relative_paths", action="store_true", help="export video_path / frame_dir relative to "
                         "data_dir")
+    parser.add_argument("--transcode", default=None, metavar="DIR",
+                        help="also write the training-ready video store here (training/transcode.py: short side "
+                        "--transcode_short_side, 30 fps, GOP --transcode_gop, no B-frames) with its manifest; "
+                        "resumable (finished videos are skipped)")
+    parser.add_argument("--transcode_short_side", type=int, default=320, help="short side of the store")
+    parser.add_argument("--transcode_gop", type=int, default=16, help="keyframe interval of the store")
+    parser.add_argument("--transcode_crf", type=int, default=18, help="libx264 crf of the store")
+    parser.add_argument("--transcode_workers", type=int, default=os.cpu_count() or 1,
+                        help="parallel transcoding processes")
     add_log_level(parser)
     return parser
 
@@ -631,6 +664,14 @@ def _run(args) -> int:
     if args.export:
         export_ava_dataset(dataset, args.export, args.config, relative_to=args.data_dir if args.relative_paths else None)
         print(f"exported to {args.export}")
+    if args.transcode:
+        from .transcode import transcode_videos
+
+        videos = sorted({path for data in dataset.values() for path in data["video_path"] if path})
+        manifest = transcode_videos(args.data_dir, videos, args.transcode, short_side=args.transcode_short_side,
+                                    gop=args.transcode_gop, crf=args.transcode_crf, workers=args.transcode_workers)
+        print(f"transcoded store: {args.transcode} ({len(manifest['videos'])} videos; load it with "
+              f"load_ava_dataset(..., transcoded_dir={args.transcode!r}))")
     return 0
 
 
@@ -644,6 +685,7 @@ __all__ = [
     "export_ava_dataset",
     "load_ava_dataset",
     "main",
+    "use_transcoded_videos",
 ]
 
 

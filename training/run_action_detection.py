@@ -14,8 +14,9 @@ parameters, layer-wise lr decay, 5 linear warm-up epochs from 0.1x then a cosine
 epochs, per iteration, gradient clipping at norm 40; evaluation and a checkpoint every epoch).
 
 Data: each example is one annotated keyframe of the `ava` / `ava_kinetics` builder (`training/ava_dataset.py`).
-Its clip is read in the DataLoader workers (`read_clip`, training sampling with random frame offsets for training),
-then the video processor applies the training augmentation (random rescale, crop, flip) or the evaluation resize.
+Its clip is read in the DataLoader workers (`read_clip`, training sampling with random frame offsets for training;
+in evaluation a batch's keyframes of one video are read together with `read_clips`: one open, one forward decode per
+run of overlapping clips), then the video processor applies the training augmentation (random rescale, crop, flip) or the evaluation resize.
 Training boxes are the person proposals (score >= 0.9, else the best one; mmaction2's rule) plus the ground truth,
 which the model adds itself; evaluation scores every proposal of every keyframe exactly once.
 """
@@ -53,7 +54,7 @@ from ..modeling import (
     VideoMAEActionDetectionConfig,
     VideoMAEForActionDetection,
 )
-from ..processing import ava_video_processor, read_clip
+from ..processing import ava_video_processor, read_clip, read_clips
 from .ava_evaluation import (
     MMACTION2_ACTION_THRESHOLD,
     detections_from_outputs,
@@ -147,6 +148,11 @@ class DataArguments:
                   "$VIDEOMAE_TOY_DATA_DIR or ~/.cache/videomae_action_detection/toy-ava/v<version>-seed<seed>)."},
     )
     toy_seed: int = field(default=0, metadata={"help": "Seed of the toy set."})
+    transcoded_dir: str | None = field(
+        default=None,
+        metadata={"help": "Read the videos from this transcoded store (videomae-ava-dataset DATA --transcode DIR: 30 "
+                  "fps, short side 320, GOP 16; cheap clip reading). Default: the original videos."},
+    )
     frame_interval: int = field(default=4, metadata={"help": "Stride of the clip's frames on the 30 fps timeline."})
     person_det_score_thr: float = field(
         default=0.9, metadata={"help": "Proposals with score >= min(thr, best score) are kept (mmaction2)."}
@@ -221,6 +227,15 @@ class ActionDetectionTrainingArguments(TrainingArguments):
         metadata={"help": "Optimizer (any of transformers' `--optim` names), built over the layer-wise lr decay groups. "
                   "Default: torch's AdamW, as the recipe."},
     )
+
+
+def precision_description(training_args: TrainingArguments) -> str:
+    """What `--bf16` / `--fp16` mean for this run, for the log: autocast around the forward (training and
+    evaluation), with the weights, gradients and AdamW state kept in fp32."""
+    if training_args.bf16 or training_args.fp16:
+        name = "bf16" if training_args.bf16 else "fp16"
+        return f"{name} autocast in training and evaluation; weights, gradients and optimizer state in fp32"
+    return "fp32"
 
 
 def explicit_flags(argv: list[str]) -> set[str]:
@@ -305,8 +320,48 @@ class AVAClipDataset(torch.utils.data.Dataset):
         outputs = self.output_of_label[labels[labels < len(self.output_of_label)]]
         return sorted(int(output) for output in outputs[outputs >= 0])
 
+    def read_evaluation_clips(self, indices: list[int]) -> list[tuple[dict, np.ndarray]]:
+        """Evaluation clips of several keyframes: those of one source are read with one `read_clips` call (the video
+        opened once, overlapping clips decoded in one forward pass); returns `(example, clip)` in the order given."""
+        examples = [self.examples[index] for index in indices]
+        by_source: dict[tuple, list[int]] = {}
+        for position, example in enumerate(examples):
+            source = example["video_path"] or example["frame_dir"]
+            key = (source, example["timestamp_start"], example["video_start"], example["fps"], example["num_frames"])
+            by_source.setdefault(key, []).append(position)
+        clips: list = [None] * len(examples)
+        for (source, timestamp_start, video_start, fps, num_frames), positions in by_source.items():
+            keys = ", ".join(examples[position]["img_key"] for position in positions)
+            started = time.perf_counter()
+            try:
+                read = read_clips(
+                    source, [examples[position]["timestamp"] for position in positions],
+                    timestamp_start=timestamp_start, video_start=video_start, fps=fps, clip_len=self.clip_len,
+                    frame_interval=self.frame_interval, num_frames=num_frames or None,
+                )
+            except Exception as error:
+                raise type(error)(f"keyframe{'s' if len(positions) > 1 else ''} {keys} ({source}): {error}") from error
+            elapsed = time.perf_counter() - started
+            if elapsed > self.slow_clip_seconds * len(positions):
+                logger.warning(f"reading the clips of {keys} from {source} took {elapsed:.1f} s")
+            for position, (clip, _) in zip(positions, read):
+                clips[position] = clip
+        return list(zip(examples, clips))
+
     def __getitem__(self, index: int) -> dict:
         example, clip, generator = self.read(index)
+        return self.item(index, example, clip, generator)
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        """A batch (the DataLoader calls this when defined): in evaluation its clips come from
+        `read_evaluation_clips`; training clips have random offsets and are read one by one."""
+        if self.train:
+            return [self[index] for index in indices]
+        return [self.item(index, example, clip, None)
+                for index, (example, clip) in zip(indices, self.read_evaluation_clips(list(indices)))]
+
+    def item(self, index: int, example: dict, clip: np.ndarray, generator) -> dict:
+        """Model inputs of keyframe `index` from its clip (see the class docstring)."""
         box_outputs = [self.model_labels(box_labels) for box_labels in example["labels"]]
         kept = [row for row, outputs in enumerate(box_outputs) if outputs]
         gt_boxes = np.asarray(example["boxes"], dtype=np.float64).reshape(-1, 4)[kept]
@@ -666,7 +721,8 @@ def load_examples(data_args: DataArguments):
     from .ava_dataset import load_ava_dataset
 
     dataset = load_ava_dataset(data_args.data_dir, data_args.dataset_config_name, cache_dir=data_args.dataset_cache_dir,
-                               person_det_score_thr=data_args.person_det_score_thr)
+                               person_det_score_thr=data_args.person_det_score_thr,
+                               transcoded_dir=data_args.transcoded_dir)
     train, validation = dataset["train"], dataset["validation"]
     if data_args.max_train_samples is not None:
         train = train.select(range(min(data_args.max_train_samples, len(train))))
@@ -744,6 +800,7 @@ def main(argv: list[str] | None = None) -> dict:
     (logger.warning if training_args.world_size > 1 else logger.info)(
         f"process {training_args.process_index} of {training_args.world_size} "
         f"({training_args.parallel_mode.value}, device {training_args.device})")
+    logger.info(f"precision: {precision_description(training_args)}")
     total_batch = (training_args.per_device_train_batch_size * training_args.world_size
                    * training_args.gradient_accumulation_steps)
     if "learning_rate" not in flags and not (toy and "learning_rate" in TOY_TRAINING):
