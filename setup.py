@@ -47,7 +47,7 @@ setup(
         "tqdm>=4.66",
         "pillow>=9.2",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={"test": ["pytest>=8"], "viz": ["matplotlib>=3.8"]},
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",

@@ -455,7 +455,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--protocol", default="activitynet-2020", choices=sorted(PROTOCOLS))
     parser.add_argument("--iou_threshold", type=float, default=IOU_THRESHOLD)
     parser.add_argument("--output_json", default=None, help="also write the metrics (official names) to this file")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="also draw the per-class AP bar chart (grouped "
+                        "by action type, mAP and protocol in the title) into this .png; needs matplotlib (the viz "
+                        "extra) (default: no chart)")
     args = parser.parse_args(argv)
+    if args.plot is not None:
+        try:
+            from ..processing.plotting import require_matplotlib
+            from .ap_chart import plot_class_ap
+
+            require_matplotlib()  # fails early, before the evaluation
+            _check_plot_path(args.plot)
+        except (ImportError, ValueError, FileNotFoundError) as error:
+            print(f"error: --plot: {error}", file=sys.stderr)
+            return 2
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AvaEvaluationWarning)
@@ -470,7 +483,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output_json:
         metrics = outcome_to_metrics(outcome, args.iou_threshold)
         Path(args.output_json).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    if args.plot is not None:
+        chart = plot_class_ap(outcome, args.plot, args.iou_threshold, subtitle=f"{Path(args.detections).name} vs "
+                              f"{Path(args.groundtruth).name}")
+        print(f"per-class AP chart ({len(chart.rows)} classes): {chart.path}")
     return 0
+
+
+def _check_plot_path(path: str) -> None:
+    """A chart path must end in .png and its folder must exist (checked before the evaluation runs)."""
+    if Path(path).suffix.lower() != ".png":
+        raise ValueError(f"the chart is written as PNG: give a path ending in .png, got {path!r}")
+    if not Path(path).resolve().parent.is_dir():
+        raise FileNotFoundError(f"folder of the chart does not exist: {Path(path).resolve().parent}")
 
 
 if __name__ == "__main__":

@@ -315,6 +315,11 @@ cap, rounding): compare figures only under the same protocol.
 """
 
 
+def _figures_section(figures) -> str:
+    """Markdown images (relative links, so they show on the Hub and in a local viewer) with their captions."""
+    return "".join(f"\n![{caption}]({file_name})\n\n*{caption}*\n" for file_name, caption in figures)
+
+
 def _provenance_section(converted_from: ConvertedCheckpoint | None, kind: str) -> str:
     if converted_from is None:
         return ""
@@ -378,6 +383,7 @@ def build_model_card(
     converted_from: ConvertedCheckpoint | None = None,
     training_notes: str | None = None,
     datasets=DATASETS,
+    figures=(),
 ) -> str:
     """The model card (markdown with YAML metadata) of a `VideoMAEForActionDetection` folder; write it with
     `write_model_card`, and read it back with `huggingface_hub.ModelCard.load`.
@@ -393,6 +399,8 @@ def build_model_card(
         training_notes: markdown about how these weights were trained (the training script), placed before the recipe.
         datasets: the Hub data set ids of the metadata's `datasets:` (default AVA and AVA-Kinetics; empty for weights
             trained on something else, such as the generated toy set).
+        figures: (file name in the model folder, caption) pictures shown in the evaluation section (e.g. the
+            training script's per-class AP chart).
 
     The folder is expected to hold the video processor (`video_preprocessor_config.json`): the usage sample reads a
     video with it.
@@ -421,7 +429,7 @@ def build_model_card(
             _usage_section(repo_id or model_name),
             _architecture_section(config),
             _training_section(config, recipe, training_notes),
-            _evaluation_section(results),
+            _evaluation_section(results) + _figures_section(figures),
             _provenance_section(converted_from, "detection"),
             _licence_section(),
             _citation_section(),
