@@ -56,6 +56,7 @@ import torch
 
 from ..modeling import ava_id2label
 from .clip_reader import open_video, read_clip, read_frames
+from .progress import progress_bar, set_quiet
 
 
 TIMELINE_FPS = 30
@@ -407,7 +408,8 @@ def detect_actions(
         frame_interval: ticks (1/30 s) between clip frames; the clip length is `model.config.num_frames`.
         person_threshold: keep the person boxes scoring >= this.
         short_side: override the processor's `size["shortest_edge"]` (256 for the AVA models).
-        progress: show a tqdm progress bar over keyframes.
+        progress: show a progress bar over keyframes (`processing.progress`: only on a terminal, off after
+            `set_quiet()`).
         timings: a `Timings` to accumulate the stage times in.
 
     Yields:
@@ -431,11 +433,8 @@ def detect_actions(
     clip_len = int(model.config.num_frames)
 
     schedule = keyframe_schedule(info.duration, stride=stride, start=start, end=end)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(schedule), unit="keyframe", desc=f"actions in {Path(video_path).name}")
+    bar = progress_bar(total=len(schedule), unit="keyframe", desc=f"actions in {Path(video_path).name}",
+                       enabled=progress)
     try:
         for batch in _batches(schedule, int(batch_size)):
             frames = None
@@ -478,11 +477,9 @@ def detect_actions(
                 action_scores = scores.get(index, np.zeros((0, model.config.num_labels), dtype=np.float32))
                 timings.keyframes += 1
                 yield KeyframeResult(timestamp, found.boxes, found.scores, action_scores)
-            if bar is not None:
-                bar.update(len(batch))
+            bar.update(len(batch))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 # ------------------------------------------------------------------------------------------------------ outputs
@@ -536,7 +533,8 @@ class OutputPaths:
 def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLike, video: str | os.PathLike, *,
                   video_id: str | None = None, action_threshold: float | None = 0.002, top_k: int | None = 3,
                   label_threshold: float = 0.0, id2label: dict | None = None, output_video: str | os.PathLike | None = None,
-                  stride=1, lossless: bool = False, timings: Timings | None = None) -> OutputPaths:
+                  stride=1, lossless: bool = False, timings: Timings | None = None,
+                  progress: bool = True) -> OutputPaths:
     """Write `actions.csv`, `actions.json` (and the annotated video when `output_video` is given) into `output_dir`."""
     from .annotated_video import write_annotated_video
 
@@ -551,7 +549,7 @@ def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLi
     if output_video is not None:
         began = time.perf_counter()
         write_annotated_video(video, output_video, results, stride=stride, top_k=top_k, threshold=label_threshold,
-                              id2label=id2label, lossless=lossless)
+                              id2label=id2label, lossless=lossless, progress=progress)
         if timings is not None:
             timings.drawing += time.perf_counter() - began
         paths.video = Path(output_video)
@@ -593,12 +591,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label_threshold", type=float, default=0.5,
                         help="JSON / video actions scoring > this (default 0.5)")
     parser.add_argument("--trust_remote_code", action="store_true", help="load the model with trust_remote_code")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars (the same as --quiet)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (they only show on a terminal anyway) (default: shown)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet or args.no_progress:
+        set_quiet()
     try:
         model, processor = load_action_detector(args.model, device=args.device, dtype=args.dtype,
                                                 trust_remote_code=args.trust_remote_code)
