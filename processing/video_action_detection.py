@@ -591,6 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label_threshold", type=float, default=0.5,
                         help="JSON / video actions scoring > this (default 0.5)")
     parser.add_argument("--trust_remote_code", action="store_true", help="load the model with trust_remote_code")
+    parser.add_argument("--timeline", metavar="PNG",
+                        help="also draw each person's top actions over time as a strip chart into this .png, boxes "
+                        "linked across keyframes by IoU; needs matplotlib (the viz extra) (default: none)")
+    parser.add_argument("--track_iou", type=float, default=0.3,
+                        help="--timeline: least IoU between a person's boxes at consecutive keyframes to keep one row "
+                        "(default 0.3)")
+    parser.add_argument("--no_tracking", action="store_true",
+                        help="--timeline: one row per box position instead of IoU-linked tracks (default: linked)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars (the same as --quiet)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bars (they only show on a terminal anyway) (default: shown)")
@@ -602,6 +610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quiet or args.no_progress:
         set_quiet()
     try:
+        if args.timeline is not None:
+            from .plotting import require_matplotlib
+
+            require_matplotlib()
+            if not args.timeline.lower().endswith(".png"):
+                raise ValueError(f"--timeline is written as PNG: give a path ending in .png, got {args.timeline!r}")
         model, processor = load_action_detector(args.model, device=args.device, dtype=args.dtype,
                                                 trust_remote_code=args.trust_remote_code)
         if args.proposals:
@@ -623,10 +637,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             id2label={int(k): v for k, v in model.config.id2label.items()}, output_video=args.output_video,
             stride=args.stride, lossless=args.lossless, timings=timings,
         )
-    except (FileNotFoundError, ValueError) as error:
+        if args.timeline is not None:
+            from .timeline import plot_timeline
+
+            tracks = plot_timeline(results, args.timeline, {int(k): v for k, v in model.config.id2label.items()},
+                                   top_actions=args.top_k, iou_threshold=args.track_iou, link=not args.no_tracking)
+    except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     persons = sum(len(result.boxes) for result in results)
+    if args.timeline is not None:
+        print(f"timeline: {len(tracks)} {'tracks' if not args.no_tracking else 'box rows'} -> {args.timeline}")
     print(f"{len(results)} keyframes, {persons} person boxes -> {paths.csv}, {paths.json}"
           + (f", {paths.video}" if paths.video else ""))
     print(f"time: decode {timings.decode:.2f} s, persons {timings.person_detection:.2f} s, model {timings.model:.2f} s, "

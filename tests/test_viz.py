@@ -177,3 +177,74 @@ def test_audio_the_output_container_cannot_hold_is_an_error(tmp_path, monkeypatc
                         if mode == "w" else real_open(path, mode, **kw))
     with pytest.raises(ValueError, match="audio of .*with_audio.mp4 is aac, which the container of .*out.mp4 cannot"):
         write_annotated_video(source, tmp_path / "out.mp4", [], progress=False)
+
+
+# ------------------------------------------------------------------------------------------------------ timeline
+# Person A moves right a little each second (listed second at 2 s), B appears at 1 s, C (far from both) at 3 s.
+TIMELINE_PROPOSALS = {
+    "bikes,0000": [[0.10, 0.20, 0.45, 0.95, 0.99]],
+    "bikes,0001": [[0.12, 0.20, 0.47, 0.95, 0.99], [0.60, 0.10, 0.90, 0.80, 0.99]],
+    "bikes,0002": [[0.62, 0.10, 0.92, 0.80, 0.99], [0.14, 0.20, 0.49, 0.95, 0.99]],
+    "bikes,0003": [[0.30, 0.00, 0.40, 0.10, 0.99]],
+}
+
+
+def _results(proposals):
+    from fractions import Fraction
+
+    import numpy as np
+
+    from videomae_action_detection.processing.video_action_detection import KeyframeResult
+
+    rng = np.random.default_rng(0)
+    return [KeyframeResult(Fraction(int(key[-4:])), np.array(boxes)[:, :4], np.array(boxes)[:, 4],
+                           rng.random((len(boxes), 80)).astype(np.float32)) for key, boxes in proposals.items()]
+
+
+def test_iou_linking_keeps_a_person_on_one_track():
+    from videomae_action_detection.processing.timeline import link_tracks
+
+    results = _results(TIMELINE_PROPOSALS)
+    assert [track.boxes for track in link_tracks(results)] == [((0, 0), (1, 0), (2, 1)), ((1, 1), (2, 0)), ((3, 0),)]
+    assert [track.boxes for track in link_tracks(results, link=False)] == [
+        ((0, 0), (1, 0), (2, 0), (3, 0)), ((1, 1), (2, 1))]
+    # IoU of A at 0 s and 1 s is 0.35 / 0.37 = 0.89: a stricter threshold splits it
+    assert len(link_tracks(results, iou_threshold=0.95)) == 6
+    gap = [results[0], results[3], results[2]]  # A, then only C, then A again
+    assert [len(track.boxes) for track in link_tracks(gap, max_gap=2)] == [2, 1, 1]  # A again after one miss
+    with pytest.raises(ValueError, match="iou_threshold"):
+        link_tracks(results, iou_threshold=0)
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+def test_cli_timeline_draws_one_lane_per_track(tmp_path, capsys, tracking):
+    import pickle
+
+    import numpy as np
+    import torch
+
+    from conftest import tiny_config
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+    from videomae_action_detection.processing.annotated_video import PALETTE
+    from videomae_action_detection.processing.video_action_detection import main
+
+    torch.manual_seed(0)
+    VideoMAEForActionDetection(tiny_config()).eval().save_pretrained(tmp_path / "model")
+    with open(tmp_path / "proposals.pkl", "wb") as handle:
+        pickle.dump({key: np.array(value, np.float32) for key, value in TIMELINE_PROPOSALS.items()}, handle)
+    png = tmp_path / "timeline.png"
+    arguments = [str(fixture_path("videos", "bikes.mp4")), "--model", str(tmp_path / "model"), "--proposals",
+                 str(tmp_path / "proposals.pkl"), "--end", "4", "--short_side", "64", "--output_dir",
+                 str(tmp_path / "out"), "--timeline", str(png), "--top_k", "2", "--quiet"]
+    assert main(arguments + ([] if tracking else ["--no_tracking"])) == 0
+    lanes = 3 if tracking else 2
+    assert f"timeline: {lanes} {'tracks' if tracking else 'box rows'} -> {png}" in capsys.readouterr().out
+    image = load_rgb(png)
+    rows = lanes * 2 + lanes - 1
+    assert image.shape[:2] == (round(100 * max(2.0, 0.22 * rows + 1.3)), 1000)
+    colours = {f"track {index + 1}": PALETTE[index] for index in range(4)}
+    assert colour_runs(image[:, 10], colours) == [f"track {index + 1}" for index in range(lanes)]
+    description = png_text(png)["Description"]
+    expected = "track 1: 0:0 1:0 2:1; track 2: 1:1 2:0; track 3: 3:0" if tracking else \
+        "track 1: 0:0 1:0 2:0 3:0; track 2: 1:1 2:1"
+    assert description == f"{lanes} tracks; {expected}"
