@@ -543,7 +543,14 @@ def main(argv=None) -> int:
     parser.add_argument("--export", default=None, help="write parquet + README.md dataset card to this folder")
     parser.add_argument("--relative_paths", action="store_true", help="export video_path / frame_dir relative to "
                         "data_dir")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (video probing and the datasets "
+                        "library's; they only show on a terminal anyway) (default: shown)")
     args = parser.parse_args(argv)
+    if args.quiet:
+        from ..processing.progress import set_quiet
+
+        set_quiet()
+        datasets.disable_progress_bars()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         builder = AVAKinetics(

@@ -37,6 +37,7 @@ from .ava_files import (
     timestamp_text,
     write_detections_csv,
 )
+from ..processing.progress import progress_bar, set_quiet
 from .ava_frame_map_engine import IOU_THRESHOLD, AvaEvaluationWarning, FrameMapOutcome, score_frame_map
 from .ava_protocols import MMACTION2_GROUPS, PROTOCOLS, get_protocol
 
@@ -142,10 +143,18 @@ def _groundtruth_rows(groundtruth: PathOrRows) -> AvaCsvRows:
 
 def _detection_batches(detections: PathOrRows) -> Iterable[AvaCsvRows]:
     if _is_path(detections):
-        return iter_ava_csv(detections)
+        return _with_row_progress(iter_ava_csv(detections), f"scoring {Path(detections).name}")
     if isinstance(detections, AvaCsvRows):
         return [detections]
     return [AvaCsvRows.from_rows(detections, source="<in-memory detections>")]
+
+
+def _with_row_progress(batches: Iterable[AvaCsvRows], description: str) -> Iterable[AvaCsvRows]:
+    """Yield `batches`, counting their rows on a progress bar (a detections file can hold millions)."""
+    with progress_bar(desc=description, unit="row", unit_scale=True) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(batch.num_rows)
 
 
 def _label_map(label_map) -> dict[int, str]:
@@ -458,7 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plot", default=None, metavar="PNG", help="also draw the per-class AP bar chart (grouped "
                         "by action type, mAP and protocol in the title) into this .png; needs matplotlib (the viz "
                         "extra) (default: no chart)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (it only shows on a terminal anyway) (default: shown)")
     args = parser.parse_args(argv)
+    if args.quiet:
+        set_quiet()
     if args.plot is not None:
         try:
             from ..processing.plotting import require_matplotlib

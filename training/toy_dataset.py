@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
+from ..processing.progress import progress_bar, set_quiet
 
 TOY_DATASET_VERSION = 1
 FPS = 30
@@ -300,8 +301,9 @@ def _label_map_evaluated() -> str:
 
 
 def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyDatasetSettings, root: Path,
-           used_ids: set, kinetics: bool = False) -> dict:
-    """Write one split's videos and annotation files: AVA movie cuts, or (`kinetics`) the Kinetics part."""
+           used_ids: set, kinetics: bool = False, bar=None) -> dict:
+    """Write one split's videos and annotation files: AVA movie cuts, or (`kinetics`) the Kinetics part; `bar` (a
+    progress bar) advances by one per video written."""
     csv_lines, excluded_lines, proposals = [], [], {}
     counts = {"videos": num_videos, "keyframes": 0, "boxes": 0, "keyframes_without_proposals": 0}
     duration = settings.keyframes_per_video + 3  # seconds: 2 s before the first keyframe, 1 s + 1 s after the last
@@ -328,6 +330,8 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
             noise = video_rng.integers(-4, 5, size=frame.shape, dtype=np.int16)
             frames[index] = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
         _write_video(root / "videos" / file_name, frames, settings.crf)
+        if bar is not None:
+            bar.update(1)
 
         keyframes = [start + 2 + k for k in range(settings.keyframes_per_video)]
         for second in keyframes:
@@ -363,13 +367,14 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
 
 
 def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwrite: bool = False,
-                         **settings) -> Path:
+                         progress: bool = True, **settings) -> Path:
     """Write the toy data set into `output_dir` (see the module docstring) and return its path.
 
     Args:
         output_dir: the data folder to create (`annotations/`, `videos/`). An existing complete toy set made with the
             same settings is reused as it is; a different or incomplete one is an error unless `overwrite`.
         seed: everything (ids, people, actions, textures, noise, proposals) follows from it.
+        progress: a progress bar over the videos written (`processing.progress`: on a terminal, unless quiet).
         settings: fields of `ToyDatasetSettings` (e.g. `train_videos=8`, `val_videos=4`, `style="ava_kinetics"`).
     """
     config = ToyDatasetSettings(seed=seed, **settings)
@@ -400,13 +405,18 @@ def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwr
         rng = np.random.default_rng(seed)
         train_rng, val_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=2))
         used_ids: set = set()
-        counts = {
-            "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids),
-            "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids),
-        }
-        if config.style == "ava_kinetics":
-            counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids, True)
-            counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True)
+        parts = 2 if config.style == "ava_kinetics" else 1
+        with progress_bar(desc="toy videos", total=parts * (config.train_videos + config.val_videos), unit="video",
+                          enabled=progress) as bar:
+            counts = {
+                "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids, bar=bar),
+                "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids, bar=bar),
+            }
+            if config.style == "ava_kinetics":
+                counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids,
+                                                  True, bar=bar)
+                counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True,
+                                                bar=bar)
         manifest = {
             "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
             "settings": asdict(config),
@@ -450,7 +460,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("train_videos", "val_videos", "keyframes_per_video", "width", "height", "min_people", "max_people"):
         parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (it only shows on a terminal anyway) (default: shown)")
     args = parser.parse_args(argv)
+    if args.quiet:
+        set_quiet()
     settings = {name: getattr(args, name) for name in ("style", "train_videos", "val_videos", "keyframes_per_video",
                                                        "width", "height", "min_people", "max_people")}
     output_dir = args.output_dir or default_toy_dataset_dir(args.seed)
