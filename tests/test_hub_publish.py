@@ -1,6 +1,10 @@
 """Publishing beyond models: the evaluate module as a self-contained Hub-ready folder, the data set to the Hub."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,3 +69,54 @@ print(json.dumps(results))
     assert got == expected
     assert got["activitynet-2020"]["PascalBoxes_Precision/mAP@0.5IOU"] > 0
     assert main([str(tmp_path)]) == 2  # never overwrites
+
+
+def test_dataset_push_to_a_fake_hub_round_trips(tmp_path):
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from fake_hub import FakeHub
+    from test_progress import TINY_TOY
+    from videomae_action_detection.training import ava_dataset
+    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+
+    data_dir = generate_toy_dataset(tmp_path / "toy", seed=5, style="ava_kinetics", progress=False, **TINY_TOY)
+    with FakeHub() as hub:
+        env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+        env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN="hf_fake_token", HF_HUB_DISABLE_XET="1", HF_HUB_OFFLINE="0",
+                   HF_HOME=str(tmp_path / "hf_home"), NO_PROXY="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")
+        out = ""
+        for config in ("ava", "ava_kinetics"):
+            result = subprocess.run(
+                [sys.executable, "-m", "videomae_action_detection.training.ava_dataset", str(data_dir), "--config",
+                 config, "--cache_dir", str(tmp_path / "cache"), "--quiet", "--push_to_hub", "tester/toy-ava"],
+                env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+            assert result.returncode == 0, result.stderr[-3000:]
+            out += result.stdout
+        files = dict(hub.files["tester/toy-ava"])
+    assert f"pushed ava_kinetics to tester/toy-ava: {hub.endpoint}/tester/toy-ava/commit/" in out
+    assert hub.repos == ["tester/toy-ava"]
+    prepared = {config: ava_dataset.load_ava_dataset(data_dir, config, cache_dir=tmp_path / "cache")
+                for config in ("ava", "ava_kinetics")}
+    assert set(files) == {"README.md"} | {f"{config}/{split}-00000-of-00001.parquet"
+                                          for config, splits in prepared.items() for split in splits}
+    # what was pushed loads back as it was prepared (paths relative to the data folder)
+    local = tmp_path / "downloaded"
+    for name, content in files.items():
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(content)
+    prepared = prepared["ava_kinetics"]
+    loaded = datasets.load_dataset(str(local), "ava_kinetics")
+    assert datasets.get_dataset_config_names(str(local)) == ["ava", "ava_kinetics"]
+    assert sorted(loaded) == sorted(prepared)
+    for split in prepared:
+        assert len(loaded[split]) == len(prepared[split]) > 0
+        assert loaded[split]["boxes"] == prepared[split]["boxes"]
+        assert loaded[split].features["labels"] == prepared[split].features["labels"]
+        assert loaded[split][0]["video_path"] == str(Path(prepared[split][0]["video_path"]).relative_to(data_dir))
+    card = DatasetCard((local / "README.md").read_text())
+    assert card.data.license == "cc-by-4.0" and "spatio-temporal-action-detection" in card.data.tags
+    for config in ("ava", "ava_kinetics"):
+        assert f"## Config `{config}`" in card.text
+    counts = f"| validation | {len(prepared['validation'])} | {sum(len(b) for b in prepared['validation']['boxes'])} |"
+    assert counts in card.text and "## Licence" in card.text and "`proposals`" in card.text
