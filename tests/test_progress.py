@@ -24,6 +24,7 @@ def use_terminal(monkeypatch):
     from videomae_action_detection.processing.progress import set_quiet
 
     def swap():
+        set_quiet(False)  # a command's --quiet holds for the rest of its process (earlier in-process calls)
         terminal = Terminal()
         monkeypatch.setattr(sys, "stderr", terminal)
         return terminal
