@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from videomae_action_detection.modeling.modeling_videomae_action_detection import sinusoid_position_table
 from videomae_action_detection.processing import ava_video_processor
+from videomae_action_detection.processing.progress import progress_bar
 from videomae_action_detection.training.model_card import (
     ConvertedCheckpoint,
     build_backbone_card,
@@ -192,9 +192,8 @@ def file_sha256(path: str | Path, progress: bool = False, chunk_size: int = 1 <<
     """Hex sha256 of a file, read in 16 MiB chunks (with a progress bar when `progress`)."""
     path = Path(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle, tqdm(
-        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", disable=not progress,
-        file=sys.stderr,
+    with open(path, "rb") as handle, progress_bar(
+        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", enabled=progress,
     ) as bar:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
@@ -358,7 +357,8 @@ def _convert(state_dict, hidden, top_renames, special, source, progress):
     def drop(source_key, why):
         report.dropped[source_key] = why
 
-    for key, tensor in tqdm(state_dict.items(), desc="mapping keys", disable=not progress, file=sys.stderr):
+    for key, tensor in progress_bar(state_dict.items(), desc="mapping keys", total=len(state_dict), unit="tensor",
+                                    enabled=progress):
         if key in top_renames:
             put(key, top_renames[key], tensor)
         elif key in special:
@@ -760,6 +760,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --output_dir")
     parser.add_argument("--max_shard_size", default="1GB", help="safetensors shard size")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (they only show on a terminal anyway)")
     add_log_level(parser)
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
@@ -778,7 +779,7 @@ def main(argv=None) -> int:
             private=args.private,
             overwrite=args.overwrite,
             max_shard_size=args.max_shard_size,
-            progress=not args.no_progress,
+            progress=not (args.no_progress or args.quiet),
         )
     except PushError as error:
         print(error.result.summary(), f"error: {error}", sep="\n", file=sys.stderr)

@@ -51,6 +51,8 @@ setup(
         "test": ["pytest>=8"],
         # ONNX export (torch.onnx.export(..., dynamo=True)) and running it
         "export": ["onnx>=1.17", "onnxscript>=0.5", "onnxruntime>=1.20"],
+        # pictures: per-class AP charts, action timelines
+        "viz": ["matplotlib>=3.8"],
     },
     entry_points={
         "console_scripts": [

@@ -1,7 +1,9 @@
 """Draw action detections into a video: person boxes with their top actions (name and score), re-encoded with PyAV.
 
 The input is decoded once, sequentially, frame by frame (memory: one frame); each frame is drawn into and encoded
-at once, with the input's size, frame count and timestamps (so its frame rate). A keyframe's boxes are shown from
+at once, with the input's size, frame count and timestamps (so its frame rate). The input's first audio stream is
+copied into the output as it is (same packets, no re-encoding), so the annotated video keeps its sound; an audio
+codec the output container cannot hold is an error naming it (choose another container, e.g. `.mkv`). A keyframe's boxes are shown from
 the keyframe second until the next keyframe (at most `stride` seconds): frame `f` (shown from `t_f` seconds of the
 video) shows the keyframe with the largest `t <= t_f`.
 
@@ -23,6 +25,7 @@ import numpy as np
 
 from ..modeling import ava_id2label
 from .clip_reader import displayed_rgb, open_video, video_rotation
+from .progress import progress_bar
 
 
 # Distinct colours for successive persons of a keyframe (RGB).
@@ -109,6 +112,7 @@ def write_annotated_video(
     crf: int = 18,
     preset: str = "veryfast",
     output_name: str | os.PathLike | None = None,
+    progress: bool = True,
 ) -> int:
     """Re-encode `video` into `output` with each keyframe's persons and top actions drawn (see the module docstring).
 
@@ -120,9 +124,13 @@ def write_annotated_video(
         top_k, threshold: the actions shown per person (at most `top_k`, scores > threshold).
         id2label: classifier index -> action name (default: the AVA names).
         lossless: `libx264rgb` at qp 0 instead of `libx264` yuv420p at `crf`.
+        progress: a progress bar over the frames (`processing.progress`: only on a terminal, off after `--quiet`).
 
     Returns:
         the number of frames written (the input's).
+
+    Raises:
+        ValueError: a corrupt input, or an input audio codec the output container cannot hold.
     """
     import av
 
@@ -138,7 +146,8 @@ def write_annotated_video(
     source, in_stream = open_video(path)
     written = 0
     font = None
-    with source:
+    with source, progress_bar(desc=f"annotating {os.path.basename(path)}", total=in_stream.frames or None,
+                              unit="frame", enabled=progress) as bar:
         in_stream.thread_type = "AUTO"
         origin = in_stream.start_time or 0
         rate = in_stream.average_rate or in_stream.guessed_rate or Fraction(30)
@@ -157,21 +166,29 @@ def write_annotated_video(
             out_stream.time_base = in_stream.time_base
             out_stream.codec_context.time_base = in_stream.time_base
             out_stream.options = {"qp": "0", "preset": preset} if lossless else {"crf": str(crf), "preset": preset}
+            in_audio, out_audio = _copied_audio_stream(source, sink, path, shown_output)
             try:
-                for frame in source.decode(in_stream):
-                    image = displayed_rgb(frame)
-                    if font is None:
-                        font = _font(max(10, min(image.shape[:2]) // 30))
-                    seconds = (frame.pts - origin) * in_stream.time_base if frame.pts is not None else None
-                    if seconds is not None:
-                        index = bisect.bisect_right(times, seconds) - 1
-                        if index >= 0 and seconds < times[index] + hold and len(results[index].boxes):
-                            image = draw_detections(image, results[index].boxes, labels[index], font=font)
-                    out_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                    out_frame.pts = frame.pts
-                    out_frame.time_base = in_stream.time_base
-                    _encode(out_stream, sink, out_frame, shown_output)
-                    written += 1
+                for packet in source.demux(*(stream for stream in (in_stream, in_audio) if stream is not None)):
+                    if packet.stream is in_audio:
+                        if packet.dts is not None:  # not the demuxer's end-of-stream marker
+                            packet.stream = out_audio
+                            sink.mux(packet)
+                        continue
+                    for frame in packet.decode():
+                        image = displayed_rgb(frame)
+                        if font is None:
+                            font = _font(max(10, min(image.shape[:2]) // 30))
+                        seconds = (frame.pts - origin) * in_stream.time_base if frame.pts is not None else None
+                        if seconds is not None:
+                            index = bisect.bisect_right(times, seconds) - 1
+                            if index >= 0 and seconds < times[index] + hold and len(results[index].boxes):
+                                image = draw_detections(image, results[index].boxes, labels[index], font=font)
+                        out_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                        out_frame.pts = frame.pts
+                        out_frame.time_base = in_stream.time_base
+                        _encode(out_stream, sink, out_frame, shown_output)
+                        written += 1
+                        bar.update(1)
                 _encode(out_stream, sink, None, shown_output)
             except av.error.FFmpegError as error:
                 raise ValueError(f"error while decoding video {path} (corrupt or truncated file): {error}") from error
@@ -193,6 +210,24 @@ def _encode(out_stream, sink, frame, output_name: str) -> None:
             sink.mux(packet)
     except (av.error.FFmpegError, OSError) as error:
         raise OSError(f"cannot write the annotated video {output_name}: {error}") from error
+
+
+def _copied_audio_stream(source, sink, input_path: str, output_path: str):
+    """(input audio stream, its copy in `sink`) for the input's first audio stream, or (None, None) without one.
+
+    Raises:
+        ValueError: the output container cannot hold the input's audio codec.
+    """
+    if not source.streams.audio:
+        return None, None
+    in_audio = source.streams.audio[0]
+    codec = in_audio.codec_context.name
+    if codec not in sink.supported_codecs:
+        raise ValueError(
+            f"the audio of {input_path} is {codec}, which the container of {output_path} cannot hold; write the "
+            "annotated video to a container that can (e.g. .mkv)"
+        )
+    return in_audio, sink.add_stream_from_template(in_audio)
 
 
 __all__ = ["PALETTE", "box_mask", "draw_detections", "pixel_boxes", "write_annotated_video"]

@@ -57,6 +57,7 @@ import torch
 
 from ..modeling import ava_id2label
 from .clip_reader import open_video, read_clips, read_frames, video_rotation
+from .progress import progress_bar, set_quiet
 
 
 TIMELINE_FPS = 30
@@ -413,7 +414,8 @@ def detect_actions(
         frame_interval: ticks (1/30 s) between clip frames; the clip length is `model.config.num_frames`.
         person_threshold: keep the person boxes scoring >= this.
         short_side: override the processor's `size["shortest_edge"]` (256 for the AVA models).
-        progress: show a tqdm progress bar over keyframes.
+        progress: show a progress bar over keyframes (`processing.progress`: only on a terminal, off after
+            `set_quiet()`).
         timings: a `Timings` to accumulate the stage times in.
 
     Yields:
@@ -437,11 +439,8 @@ def detect_actions(
     clip_len = int(model.config.num_frames)
 
     schedule = keyframe_schedule(info.duration, stride=stride, start=start, end=end)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(schedule), unit="keyframe", desc=f"actions in {Path(video_path).name}")
+    bar = progress_bar(total=len(schedule), unit="keyframe", desc=f"actions in {Path(video_path).name}",
+                       enabled=progress)
     try:
         for batch in _batches(schedule, int(batch_size)):
             frames = None
@@ -485,11 +484,9 @@ def detect_actions(
                 action_scores = scores.get(index, np.zeros((0, model.config.num_labels), dtype=np.float32))
                 timings.keyframes += 1
                 yield KeyframeResult(timestamp, found.boxes, found.scores, action_scores)
-            if bar is not None:
-                bar.update(len(batch))
+            bar.update(len(batch))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 # ------------------------------------------------------------------------------------------------------ outputs
@@ -551,7 +548,8 @@ class OutputPaths:
 def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLike, video: str | os.PathLike, *,
                   video_id: str | None = None, action_threshold: float | None = 0.002, top_k: int | None = 3,
                   label_threshold: float = 0.0, id2label: dict | None = None, output_video: str | os.PathLike | None = None,
-                  stride=1, lossless: bool = False, timings: Timings | None = None) -> OutputPaths:
+                  stride=1, lossless: bool = False, timings: Timings | None = None,
+                  progress: bool = True) -> OutputPaths:
     """Write `actions.csv`, `actions.json` (and the annotated video when `output_video` is given) into `output_dir`."""
     from .annotated_video import write_annotated_video
 
@@ -570,7 +568,7 @@ def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLi
         began = time.perf_counter()
         with atomic_output(output_video) as temporary:
             write_annotated_video(video, temporary, results, stride=stride, top_k=top_k, threshold=label_threshold,
-                                  id2label=id2label, lossless=lossless, output_name=output_video)
+                                  id2label=id2label, lossless=lossless, output_name=output_video, progress=progress)
         if timings is not None:
             timings.drawing += time.perf_counter() - began
         paths.video = Path(output_video)
@@ -615,7 +613,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label_threshold", type=float, default=0.5,
                         help="JSON / video actions scoring > this")
     parser.add_argument("--trust_remote_code", action="store_true", help="load the model with trust_remote_code")
-    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--timeline", metavar="PNG",
+                        help="also draw each person's top actions over time as a strip chart into this .png, boxes "
+                        "linked across keyframes by IoU; needs matplotlib (the viz extra)")
+    parser.add_argument("--track_iou", type=float, default=0.3,
+                        help="--timeline: least IoU between a person's boxes at consecutive keyframes to keep one row")
+    parser.add_argument("--no_tracking", action="store_true",
+                        help="--timeline: one row per box position instead of IoU-linked tracks")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars (the same as --quiet)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (they only show on a terminal anyway)")
     add_log_level(parser)
     return parser
 
@@ -629,10 +635,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args) -> int:
     from .cli import check_output_dir, check_output_file
 
+    if args.quiet or args.no_progress:
+        set_quiet()
     # Outputs first: a bad output path fails before the model loads and runs.
     check_output_dir(args.output_dir, "--output_dir")
     if args.output_video:
         check_output_file(args.output_video, "--output_video")
+    if args.timeline is not None:
+        from .plotting import require_matplotlib
+
+        require_matplotlib()
+        if not args.timeline.lower().endswith(".png"):
+            raise ValueError(f"--timeline is written as PNG: give a path ending in .png, got {args.timeline!r}")
+        check_output_file(args.timeline, "--timeline")
     model, processor = load_action_detector(args.model, device=args.device, dtype=args.dtype,
                                             trust_remote_code=args.trust_remote_code)
     if args.proposals:
@@ -654,7 +669,14 @@ def _run(args) -> int:
         id2label={int(k): v for k, v in model.config.id2label.items()}, output_video=args.output_video,
         stride=args.stride, lossless=args.lossless, timings=timings,
     )
+    if args.timeline is not None:
+        from .timeline import plot_timeline
+
+        tracks = plot_timeline(results, args.timeline, {int(k): v for k, v in model.config.id2label.items()},
+                               top_actions=args.top_k, iou_threshold=args.track_iou, link=not args.no_tracking)
     persons = sum(len(result.boxes) for result in results)
+    if args.timeline is not None:
+        print(f"timeline: {len(tracks)} {'tracks' if not args.no_tracking else 'box rows'} -> {args.timeline}")
     print(f"{len(results)} keyframes, {persons} person boxes -> {paths.csv}, {paths.json}"
           + (f", {paths.video}" if paths.video else ""))
     print(f"time: decode {timings.decode:.2f} s, persons {timings.person_detection:.2f} s, model {timings.model:.2f} s, "

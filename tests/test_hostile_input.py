@@ -1,4 +1,4 @@
-"""Hostile and careless input (issue 13): every entry point refuses it with a clear error naming the file, row or
+"""Hostile and careless input: every entry point refuses it with a clear error naming the file, row or
 argument, and changes nothing else.
 
 Entry points attacked here: read_clip, the CSV readers, the unpicklers, the video processor, the converter, the
@@ -33,7 +33,7 @@ def _faststart_copy(source: Path, target: Path) -> Path:
 
 # --------------------------------------------------------------------------------------------------- read_clip
 def test_read_clip_past_the_cut_of_a_truncated_faststart_download_is_a_clear_error(tmp_path):
-    """Issue 13 item 2: this raised `NameError: name 'av' is not defined`."""
+    """this raised `NameError: name 'av' is not defined`."""
     whole = write_synthetic_video(tmp_path / "whole.mp4", 300)
     data = _faststart_copy(whole, tmp_path / "faststart.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
@@ -49,7 +49,7 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def test_bom_is_not_part_of_the_first_video_id_in_any_csv_reader(tmp_path):
-    """Issue 13 item 3: with a UTF-8 BOM the slow CSV paths read the first video id as '\\ufeffvidA'."""
+    """with a UTF-8 BOM the slow CSV paths read the first video id as '\\ufeffvidA'."""
     from videomae_action_detection.processing.video_action_detection import ProposalsFile
     from videomae_action_detection.training.ava_annotations import read_excluded_keyframes
     from videomae_action_detection.training.ava_files import read_ava_csv, read_keyframe_list, read_label_map
@@ -94,7 +94,7 @@ def _checkpoint_with_pickle(path: Path, pickle_bytes: bytes) -> Path:
 
 
 def test_a_refused_checkpoint_cannot_change_what_later_loads_return(tmp_path):
-    """Issue 13 item 1: BUILD was applied to torch's real `_rebuild_tensor_v2` before the file was refused."""
+    """BUILD was applied to torch's real `_rebuild_tensor_v2` before the file was refused."""
     import torch
 
     from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
@@ -111,7 +111,7 @@ def test_a_refused_checkpoint_cannot_change_what_later_loads_return(tmp_path):
 
 
 def test_a_refused_data_pickle_cannot_rewrite_a_numpy_module(tmp_path):
-    """Issue 13 item 1: `numpy.dtypes.__dict__` was handed out and SETITEM rewrote it."""
+    """`numpy.dtypes.__dict__` was handed out and SETITEM rewrote it."""
     from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_pickled_data
 
     real = np.dtypes.Float64DType
@@ -151,7 +151,7 @@ def test_a_data_pickle_cannot_modify_numpy_shared_dtypes(tmp_path):
     ids=["bytearray-64MiB", "set-of-range", "set-of-int", "ndarray-call", "zlib-codec", "reconstruct-shape"],
 )
 def test_a_small_data_pickle_cannot_allocate_much(tmp_path, payload, message):
-    """Issue 13 item 1: `bytearray(64 MiB)`, `set(range(10**6))` ... were built from a few bytes."""
+    """`bytearray(64 MiB)`, `set(range(10**6))` ... were built from a few bytes."""
     from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_pickled_data
 
     path = tmp_path / "small.pkl"
@@ -162,7 +162,7 @@ def test_a_small_data_pickle_cannot_allocate_much(tmp_path, payload, message):
 
 
 def test_a_stride_zero_tensor_is_refused_before_anything_makes_it_contiguous(tmp_path):
-    """Issue 13 item 1: a (10**6, 10**6) view of one float loaded fine; `.contiguous()` would ask for 4 TB."""
+    """a (10**6, 10**6) view of one float loaded fine; `.contiguous()` would ask for 4 TB."""
     import torch
 
     from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
@@ -212,7 +212,7 @@ def _convert(tmp_path, state_dict, capsys):
 
 
 def test_converter_refuses_module_prefixed_and_plain_copies_of_one_key(tmp_path, capsys):
-    """Issue 13 item 9: `module.X` silently replaced `X` (or the reverse), whichever came last."""
+    """`module.X` silently replaced `X` (or the reverse), whichever came last."""
     state_dict = _fixture_state_dict()
     key = next(iter(state_dict))
     state_dict[f"module.{key}"] = state_dict[key] + 1
@@ -222,7 +222,7 @@ def test_converter_refuses_module_prefixed_and_plain_copies_of_one_key(tmp_path,
 
 
 def test_converter_names_the_non_finite_tensor(tmp_path, capsys):
-    """Issue 13 item 9: an inf weight converted 'ok' (or failed as a NaN self-check) without naming the tensor."""
+    """an inf weight converted 'ok' (or failed as a NaN self-check) without naming the tensor."""
     state_dict = _fixture_state_dict()
     key = "backbone.blocks.0.attn.qkv.weight"
     state_dict[key] = state_dict[key].clone()
@@ -233,7 +233,7 @@ def test_converter_names_the_non_finite_tensor(tmp_path, capsys):
 
 
 def test_converter_takes_an_fp16_checkpoint_instead_of_blaming_a_learned_position_embedding(tmp_path, capsys):
-    """Issue 13 item 9: an fp16 copy of a good checkpoint was refused as 'a learned position embedding'."""
+    """an fp16 copy of a good checkpoint was refused as 'a learned position embedding'."""
     state_dict = {key: value.half() for key, value in _fixture_state_dict().items()}
     status, error, output = _convert(tmp_path, state_dict, capsys)
     assert status == 0, error
@@ -268,7 +268,7 @@ def test_processor_refuses_empty_and_wrongly_typed_clips_naming_the_argument(pro
 
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
 def test_processor_caps_the_resized_size_of_a_thin_strip(processor, train):
-    """Issue 13 item 6: a 16x4000 clip was resized to 256x64000 (3 GB of float32 for 16 frames)."""
+    """a 16x4000 clip was resized to 256x64000 (3 GB of float32 for 16 frames)."""
     strip = np.zeros((16, 16, 4000, 3), np.uint8)
     with pytest.raises(ValueError, match=r"`videos\[0\]` is 16x4000 .* resized to \d{3}x\d{5}, over the 4096-pixel limit"):
         processor(strip, do_train_augmentation=train, return_tensors="pt")
@@ -285,7 +285,7 @@ def _toy(path, **overrides):
 
 
 def test_toy_overwrite_keeps_the_old_set_until_the_new_one_is_complete(tmp_path, monkeypatch):
-    """Issue 13 item 5: `--overwrite` deleted the old set before building; a failure then left nothing."""
+    """`--overwrite` deleted the old set before building; a failure then left nothing."""
     from videomae_action_detection.training import toy_dataset
 
     folder = _toy(tmp_path / "toy")
@@ -302,7 +302,7 @@ def test_toy_overwrite_keeps_the_old_set_until_the_new_one_is_complete(tmp_path,
 
 
 def test_toy_generator_removes_staging_folders_of_killed_runs(tmp_path):
-    """Issue 13 item 5: a killed run's `.toy.*` staging folder stayed forever."""
+    """a killed run's `.toy.*` staging folder stayed forever."""
     import subprocess
     import sys
 
@@ -317,7 +317,7 @@ def test_toy_generator_removes_staging_folders_of_killed_runs(tmp_path):
 
 @pytest.mark.parametrize("damage", ["delete-video", "truncate-video", "truncate-csv"])
 def test_toy_set_with_a_damaged_file_is_rebuilt_not_reused(tmp_path, damage):
-    """Issue 13 item 5: a set with a deleted or truncated video was reused as complete."""
+    """a set with a deleted or truncated video was reused as complete."""
     from videomae_action_detection.processing.clip_reader import open_video
 
     folder = _toy(tmp_path / "toy")
@@ -368,7 +368,7 @@ def _one_error_line(status, err, *needles):
 @pytest.mark.parametrize("command", ["videomae-ava-eval", "videomae-action-detection", "videomae-ava-dataset",
                                      "videomae-ava-toy-dataset"])
 def test_every_option_has_help_showing_its_default_and_a_log_level(command):
-    """Issue 16 item 4: every option has help text and shows its default; `--log_level` is the same everywhere."""
+    """every option has help text and shows its default; `--log_level` is the same everywhere."""
     import argparse
 
     parser = _commands()[command].build_parser()
@@ -478,7 +478,7 @@ def test_inference_cli_checks_outputs_first_and_names_what_is_wrong(tmp_path, ti
 
 
 def test_annotated_video_write_error_blames_the_output_not_the_input(tmp_path, monkeypatch):
-    """Issue 13 item 8: an encoder / muxer failure was reported as 'error while decoding video <input>'."""
+    """an encoder / muxer failure was reported as 'error while decoding video <input>'."""
     from videomae_action_detection.processing import annotated_video
     from videomae_action_detection.processing.cli import atomic_output
 
@@ -513,7 +513,7 @@ def _prepare(data_dir, cache_dir, **kwargs):
 
 
 def test_builder_cache_follows_the_annotations_and_the_videos(tmp_path):
-    """Issue 13 item 4: edited annotations were served from the old cache; `force_redownload` after videos changed
+    """edited annotations were served from the old cache; `force_redownload` after videos changed
     raised NonMatchingSplitsSizesError."""
     data_dir = _toy(tmp_path / "toy", keyframes_per_video=2)
     cache = tmp_path / "cache"
@@ -563,7 +563,7 @@ def _rotated_video(path: Path, degrees: int, num_frames: int = 30) -> Path:
 
 
 def test_read_clip_applies_the_display_matrix_of_a_rotated_phone_video(tmp_path):
-    """Issue 13 item 7: a 90-degree phone video came back sideways (48x64 stored = 64x48 shown ignored)."""
+    """a 90-degree phone video came back sideways (48x64 stored = 64x48 shown ignored)."""
     from videomae_action_detection.processing.clip_reader import video_rotation
     from videomae_action_detection.processing.synthetic_video import synthetic_frame
     from videomae_action_detection.processing.video_action_detection import probe_video
@@ -579,7 +579,7 @@ def test_read_clip_applies_the_display_matrix_of_a_rotated_phone_video(tmp_path)
 
 
 def test_annotated_video_of_a_rotated_video_is_upright_with_boxes_in_the_shown_frame(tmp_path):
-    """Issue 13 item 7: the annotated video dropped the rotation (written sideways, boxes in stored coordinates)."""
+    """the annotated video dropped the rotation (written sideways, boxes in stored coordinates)."""
     import av
 
     from videomae_action_detection.processing.annotated_video import write_annotated_video
@@ -603,7 +603,7 @@ def test_annotated_video_of_a_rotated_video_is_upright_with_boxes_in_the_shown_f
 
 
 def test_converter_and_training_script_follow_the_cli_conventions(tmp_path, capsys):
-    """Issue 16 item 4 / issue 13 item 8 for the two remaining commands: help with defaults, one error line, exit 2."""
+    """The CLI conventions for the two remaining commands: help with defaults, one error line, exit 2."""
     import argparse
     import contextlib
 

@@ -1,4 +1,4 @@
-"""Hostile input to the model (issue 13 item 6, model side): clear ValueErrors in eager mode; the checks stay out of
+"""Hostile input to the model: clear ValueErrors in eager mode; the checks stay out of
 traced graphs (tests/test_model_export.py)."""
 
 import pytest

@@ -1,5 +1,5 @@
 """The model used the way transformers users use models: custom label sets, the stock Trainer, attentions,
-HF-shaped outputs (issue 12). The mmaction2 parity lives in test_modeling.py; nothing here touches it."""
+HF-shaped outputs. The mmaction2 parity lives in test_modeling.py; nothing here touches it."""
 
 import json
 

@@ -1,5 +1,5 @@
 """torch.export (dynamic H, W, N), torch.compile(fullgraph=True) and ONNX (run by onnxruntime) of the detector on
-padded boxes: each gives the eager logits within 1e-4 (issue 12 item 4)."""
+padded boxes: each gives the eager logits within 1e-4."""
 
 import numpy as np
 import pytest

@@ -300,6 +300,29 @@ def test_bf16_training_runs_autocast_end_to_end_in_the_fp32_map_band(trained, to
     assert metrics["eval_map"] > _random_baseline_map(toy_dir, tmp_path) + 0.15
 
 
+def test_final_evaluation_logs_ap_per_action_and_draws_the_chart(trained, toy_dir):
+    from picture_checks import colour_runs, left_spine, load_rgb
+
+    from videomae_action_detection.training.ap_chart import GROUP_STYLES, TRACK_COLOUR
+    from videomae_action_detection.training.ava_files import read_label_map
+
+    output_dir, metrics = trained
+    names = read_label_map(toy_dir / "annotations" / "ava_action_list_v2.2_for_activitynet_2019.pbtxt").values()
+    per_action = {key.removeprefix("eval_AP/"): value for key, value in metrics.items() if key.startswith("eval_AP/")}
+    assert len(per_action) >= 5 and set(per_action) <= set(names)
+    assert np.mean(list(per_action.values())) == pytest.approx(metrics["eval_map"])  # the 2020 mean over the classes
+    history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+    evaluations = [entry for entry in history if "eval_map" in entry]
+    assert len(evaluations) == 8 and all(set(per_action) <= {k.removeprefix("eval_AP/") for k in entry}
+                                         for entry in evaluations)  # every epoch, for report_to loggers
+    image = load_rgb(output_dir / "per_class_ap.png")
+    x, top, bottom = left_spine(image)
+    colours = {group: rgb for group, (_, rgb) in GROUP_STYLES.items()} | {"track": TRACK_COLOUR}
+    assert len(colour_runs(image[top:bottom, x + 3], colours)) == len(per_action)
+    card = (output_dir / "README.md").read_text()
+    assert f"{metrics['eval_map'] * 100:.2f} (activitynet-2020 protocol, {len(per_action)} classes))](per_class_ap.png)" in card
+
+
 def test_resume_from_checkpoint_gives_the_same_model(trained, toy_dir, tmp_path):
     from safetensors.torch import load_file
 

@@ -1,4 +1,4 @@
-"""The finetuning script with a user's own action list (`--label_map`) and its argument checks (issue 12)."""
+"""The finetuning script with a user's own action list (`--label_map`) and its argument checks."""
 
 import csv
 from pathlib import Path

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections import ChainMap
 from dataclasses import dataclass
 from pathlib import Path
@@ -535,14 +536,7 @@ def export_ava_dataset(
     folder = Path(folder)
     (folder / config_name).mkdir(parents=True, exist_ok=True)
     if relative_to is not None:
-        root = os.path.abspath(relative_to)
-
-        def relative(batch):
-            for column in ("video_path", "frame_dir"):
-                batch[column] = [os.path.relpath(path, root) if path else "" for path in batch[column]]
-            return batch
-
-        dataset_dict = dataset_dict.map(relative, batched=True, desc="relative paths")
+        dataset_dict = with_relative_paths(dataset_dict, relative_to)
     data_files = []
     for split, dataset in dataset_dict.items():
         for old in (folder / config_name).glob(f"{split}-*.parquet"):
@@ -572,9 +566,91 @@ def export_ava_dataset(
         configs=", ".join(f"`{name}`" for name in names),
         first=default,
     )
-    card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
+    card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}\n{card_details(dataset_dict, config_name)}")
     card.save(card_path)
     return folder
+
+
+def with_relative_paths(dataset_dict: datasets.DatasetDict, root: str | os.PathLike) -> datasets.DatasetDict:
+    """The set with `video_path` and `frame_dir` relative to `root` (the data folder), for sharing."""
+    root = os.path.abspath(root)
+
+    def relative(batch):
+        for column in ("video_path", "frame_dir"):
+            batch[column] = [os.path.relpath(path, root) if path else "" for path in batch[column]]
+        return batch
+
+    return dataset_dict.map(relative, batched=True, desc="relative paths")
+
+
+LICENCE_NOTES = """## Licence
+
+The AVA v2.2 and AVA-Kinetics annotations (boxes, labels) are released by Google under CC BY 4.0; the proposals are
+FAIR's (from the SlowFast / mmaction2 releases). The videos are not part of this set: AVA's movies and the Kinetics
+clips come from YouTube and stay under their owners' terms; get them from the official AVA / Kinetics download
+instructions and point `video_path` / `frame_dir` at your copy.
+"""
+
+
+def card_details(dataset_dict: datasets.DatasetDict, config_name: str) -> str:
+    """Markdown for a dataset card: the config's splits with their keyframe, box and proposal counts, its features,
+    and the licence notes."""
+    lines = [f"## Config `{config_name}`", "", "| split | keyframes | ground-truth boxes | proposals | videos |",
+             "|---|---|---|---|---|"]
+    for split, dataset in dataset_dict.items():
+        boxes = sum(len(item) for item in dataset["boxes"])
+        proposals = sum(len(item) for item in dataset["proposals"])
+        videos = len(set(dataset["video_id"]))
+        lines.append(f"| {split} | {len(dataset)} | {boxes} | {proposals} | {videos} |")
+    features = next(iter(dataset_dict.values())).features
+    lines += ["", "Features:", ""]
+    lines += [f"- `{name}`: {_feature_text(feature)}" for name, feature in features.items()]
+    return "\n".join(lines) + "\n\n" + LICENCE_NOTES
+
+
+def _feature_text(feature) -> str:
+    """A feature's type for the card; a ClassLabel shows its class count, not its names (they are in the YAML)."""
+    inner = feature
+    while hasattr(inner, "feature"):
+        inner = inner.feature
+    if isinstance(inner, datasets.ClassLabel):
+        return "`" + re.sub(r"ClassLabel\(names=\[.*\]\)", f"ClassLabel({inner.num_classes} names)", repr(feature)) + "`"
+    return f"`{feature!r}`"
+
+
+def push_ava_dataset(dataset_dict: datasets.DatasetDict, repo_id: str, config_name: str,
+                     data_dir: str | os.PathLike, *, token: str | None = None, private: bool | None = None) -> str:
+    """Publish a prepared set on the Hub as `repo_id`'s config `config_name`; returns the card commit's URL.
+
+    `DatasetDict.push_to_hub(repo_id, config_name=...)` writes the parquet shards (`<config>/<split>-*.parquet`) and
+    the card's YAML (`configs`, `dataset_info`; other configs already in the repo are kept); then the card's text is
+    set: what the set is, licence, task tags and, per pushed config, splits with counts and the features.
+    `video_path` / `frame_dir` are pushed relative to `data_dir` (local absolute paths mean nothing elsewhere).
+    """
+    from huggingface_hub import DatasetCard
+
+    shared = with_relative_paths(dataset_dict, data_dir)
+    shared.push_to_hub(repo_id, config_name=config_name, token=token, private=private,
+                       set_default=True if config_name == "ava" else None)
+    card = DatasetCard.load(repo_id, repo_type="dataset", token=token)
+    data = card.data
+    data["license"] = data.get("license") or "cc-by-4.0"
+    data["task_categories"] = ["video-classification"]
+    data["tags"] = ["ava", "ava-kinetics", "spatio-temporal-action-detection"]
+    names = [entry["config_name"] for entry in data.get("configs") or []]
+    previous = {section.split("`", 2)[1]: section for section in card.text.split("\n## Config ")[1:]
+                if section.startswith("`")}
+    sections = {name: "## Config " + previous[name].split("\n## Licence")[0].rstrip() + "\n"
+                for name in names if name in previous and name != config_name}
+    sections[config_name] = card_details(dataset_dict, config_name).split("## Licence")[0]
+    body = _CARD_BODY.format(relative=" (relative paths: join them to your own data folder)",
+                             configs=", ".join(f"`{name}`" for name in names),
+                             first="ava" if "ava" in names else names[0])
+    body = body.replace("<this folder or repo>", repo_id)
+    text = body + "\n" + "\n".join(sections[name] for name in names if name in sections) + "\n" + LICENCE_NOTES
+    final = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{text}")
+    return str(final.push_to_hub(repo_id, repo_type="dataset", token=token,
+                                 commit_message=f"Dataset card for config {config_name}"))
 
 
 def build_parser():
@@ -617,6 +693,11 @@ def build_parser():
     parser.add_argument("--transcode_crf", type=int, default=18, help="libx264 crf of the store")
     parser.add_argument("--transcode_workers", type=int, default=os.cpu_count() or 1,
                         help="parallel transcoding processes")
+    parser.add_argument("--push_to_hub", default=None, metavar="REPO",
+                        help="publish the prepared config to this Hub data set repo (parquet + card, paths relative "
+                        "to data_dir; token from HF_TOKEN / huggingface-cli login)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (video probing and the datasets "
+                        "library's; they only show on a terminal anyway)")
     add_log_level(parser)
     return parser
 
@@ -631,6 +712,11 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from ..processing.cli import atomic_output, check_output_file
 
+    if args.quiet:
+        from ..processing.progress import set_quiet
+
+        set_quiet()
+        datasets.disable_progress_bars()
     if args.missing_list:  # outputs first: a bad path fails before the (long) preparation
         check_output_file(args.missing_list, "--missing_list")
     if args.export and os.path.exists(args.export) and not os.path.isdir(args.export):
@@ -672,6 +758,14 @@ def _run(args) -> int:
                                     gop=args.transcode_gop, crf=args.transcode_crf, workers=args.transcode_workers)
         print(f"transcoded store: {args.transcode} ({len(manifest['videos'])} videos; load it with "
               f"load_ava_dataset(..., transcoded_dir={args.transcode!r}))")
+    if args.push_to_hub:
+        try:
+            url = push_ava_dataset(dataset, args.push_to_hub, args.config, args.data_dir)
+        except OSError as error:
+            raise OSError(f"--push_to_hub {args.push_to_hub}: {error}") from error
+        except ValueError as error:
+            raise ValueError(f"--push_to_hub {args.push_to_hub}: {error}") from error
+        print(f"pushed {args.config} to {args.push_to_hub}: {url}")
     return 0
 
 
@@ -684,6 +778,7 @@ __all__ = [
     "example_from_record",
     "export_ava_dataset",
     "load_ava_dataset",
+    "push_ava_dataset",
     "main",
     "use_transcoded_videos",
 ]

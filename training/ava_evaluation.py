@@ -37,6 +37,7 @@ from .ava_files import (
     timestamp_text,
     write_detections_csv,
 )
+from ..processing.progress import progress_bar, set_quiet
 from .ava_frame_map_engine import IOU_THRESHOLD, AvaEvaluationWarning, FrameMapOutcome, score_frame_map
 from .ava_protocols import MMACTION2_GROUPS, PROTOCOLS, get_protocol
 
@@ -142,10 +143,18 @@ def _groundtruth_rows(groundtruth: PathOrRows) -> AvaCsvRows:
 
 def _detection_batches(detections: PathOrRows) -> Iterable[AvaCsvRows]:
     if _is_path(detections):
-        return iter_ava_csv(detections)
+        return _with_row_progress(iter_ava_csv(detections), f"scoring {Path(detections).name}")
     if isinstance(detections, AvaCsvRows):
         return [detections]
     return [AvaCsvRows.from_rows(detections, source="<in-memory detections>")]
+
+
+def _with_row_progress(batches: Iterable[AvaCsvRows], description: str) -> Iterable[AvaCsvRows]:
+    """Yield `batches`, counting their rows on a progress bar (a detections file can hold millions)."""
+    with progress_bar(desc=description, unit="row", unit_scale=True) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(batch.num_rows)
 
 
 def _label_map(label_map) -> dict[int, str]:
@@ -468,6 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iou_threshold", type=float, default=IOU_THRESHOLD,
                         help="IoU a detection needs with a ground-truth box to count")
     parser.add_argument("--output_json", default=None, help="also write the metrics (official names) to this file")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="also draw the per-class AP bar chart (grouped "
+                        "by action type, mAP and protocol in the title) into this .png; needs matplotlib (the viz "
+                        "extra)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (it only shows on a terminal anyway)")
     add_log_level(parser)
     return parser
 
@@ -482,8 +496,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..processing.cli import check_output_file, write_text_atomic
 
+    if args.quiet:
+        set_quiet()
     if args.output_json:
         check_output_file(args.output_json, "--output_json")
+    if args.plot is not None:
+        try:
+            from ..processing.plotting import require_matplotlib
+            from .ap_chart import plot_class_ap
+
+            require_matplotlib()  # fails early, before the evaluation
+            _check_plot_path(args.plot)
+        except (ImportError, ValueError, FileNotFoundError) as error:
+            print(f"error: --plot: {error}", file=sys.stderr)
+            return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AvaEvaluationWarning)
         outcome = evaluate_ava_frame_map(args.groundtruth, args.detections, args.label_map,
@@ -494,7 +520,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.output_json:
         metrics = outcome_to_metrics(outcome, args.iou_threshold)
         write_text_atomic(args.output_json, json.dumps(metrics, indent=1) + "\n")
+    if args.plot is not None:
+        chart = plot_class_ap(outcome, args.plot, args.iou_threshold, subtitle=f"{Path(args.detections).name} vs "
+                              f"{Path(args.groundtruth).name}")
+        print(f"per-class AP chart ({len(chart.rows)} classes): {chart.path}")
     return 0
+
+
+def _check_plot_path(path: str) -> None:
+    """A chart path must end in .png and its folder must exist (checked before the evaluation runs)."""
+    if Path(path).suffix.lower() != ".png":
+        raise ValueError(f"the chart is written as PNG: give a path ending in .png, got {path!r}")
+    if not Path(path).resolve().parent.is_dir():
+        raise FileNotFoundError(f"folder of the chart does not exist: {Path(path).resolve().parent}")
 
 
 if __name__ == "__main__":

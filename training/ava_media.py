@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from ..processing.progress import progress_bar
 from .ava_annotations import AVA_TIMESTAMP_START, KeyframeRecord, KineticsClip, parse_clip_name
 
 logger = logging.getLogger(__name__)
@@ -201,8 +202,9 @@ def resolve_media(
             except ValueError as error:
                 return name, None, str(error)
 
-        with ThreadPoolExecutor(max(1, num_workers)) as pool:
-            for name, duration, error in pool.map(probe, to_open):
+        with ThreadPoolExecutor(max(1, num_workers)) as pool, progress_bar(
+                desc="probing videos", total=len(to_open), unit="video") as bar:
+            for name, duration, error in bar_over(pool.map(probe, to_open), bar):
                 if error is not None:
                     problem(name, f"unreadable video {sources[name].video_path}: {error}")
                     sources[name] = None
@@ -258,6 +260,13 @@ def resolve_media(
                 continue
         resolved.append((record, source))
     return resolved, list(problems.values())
+
+
+def bar_over(items, bar):
+    """Yield `items`, advancing `bar` by one after each."""
+    for item in items:
+        yield item
+        bar.update(1)
 
 
 def _detect_movie_start(duration: float | None, last_keyframe: float) -> float | str:

@@ -334,6 +334,11 @@ cap, rounding): compare figures only under the same protocol.
 """
 
 
+def _figures_section(figures) -> str:
+    """Markdown images (relative links, so they show on the Hub and in a local viewer) with their captions."""
+    return "".join(f"\n![{caption}]({file_name})\n\n*{caption}*\n" for file_name, caption in figures)
+
+
 def _provenance_section(converted_from: ConvertedCheckpoint | None, kind: str) -> str:
     if converted_from is None:
         return ""
@@ -398,6 +403,7 @@ def build_model_card(
     training_notes: str | None = None,
     datasets=DATASETS,
     base_model: str | None = None,
+    figures=(),
 ) -> str:
     """The model card (markdown with YAML metadata) of a `VideoMAEForActionDetection` folder; write it with
     `write_model_card`, and read it back with `huggingface_hub.ModelCard.load`.
@@ -415,6 +421,8 @@ def build_model_card(
             trained on something else, such as the generated toy set).
         base_model: the Hub id the weights were finetuned from (the metadata's `base_model`); None when unknown or a
             local folder.
+        figures: (file name in the model folder, caption) pictures shown in the evaluation section (e.g. the
+            training script's per-class AP chart).
 
     The folder is expected to hold the video processor (`video_preprocessor_config.json`): the usage sample reads a
     video with it.
@@ -443,7 +451,7 @@ def build_model_card(
             _usage_section(repo_id or model_name),
             _architecture_section(config),
             _training_section(config, recipe, training_notes),
-            _evaluation_section(results),
+            _evaluation_section(results) + _figures_section(figures),
             _provenance_section(converted_from, "detection"),
             _licence_section(),
             _citation_section(),

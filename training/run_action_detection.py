@@ -475,10 +475,19 @@ class AVAFrameMapEvaluation:
         metrics = {"map": outcome.mean_average_precision}
         for group, value in group_means(outcome).items():
             metrics[f"map_{group}"] = value
+        metrics.update(class_ap_metrics(outcome))
         metrics["scored_boxes"] = float(sum(len(s) for s in scores))
         metrics["proposals"] = float(sum(len(p) for p in self.dataset.proposals))
         metrics["scored_keyframes"] = float(num_examples)
         return metrics
+
+
+def class_ap_metrics(outcome: FrameMapOutcome) -> dict[str, float]:
+    """`{"AP/<action name>": AP}` for every class of the evaluation's label map that has an AP under its protocol (in
+    the label map's order); classes without one (no ground truth; mmaction2: no detections) are left out, so that
+    loggers (TensorBoard, trackio, W&B through `report_to`) get numbers only. The Trainer prefixes them `eval_`."""
+    return {f"AP/{outcome.class_names[action_id]}": float(value)
+            for action_id, value in outcome.average_precision.items() if not math.isnan(value)}
 
 
 # AVA's action groups (label_type of the label map) under the short names of the metrics.
@@ -521,6 +530,22 @@ def summary_table(outcome: FrameMapOutcome, protocol: str, extremes: int = 3) ->
         lines.append("  lowest AP:  " + ", ".join(f"{names[a]} {100 * v:.1f}" for v, a in ranked[:extremes]))
         lines.append("  highest AP: " + ", ".join(f"{names[a]} {100 * v:.1f}" for v, a in ranked[::-1][:extremes]))
     return "\n".join(lines)
+
+
+AP_CHART_FILE = "per_class_ap.png"
+
+
+def save_ap_chart(outcome: FrameMapOutcome, output_dir: Path, dataset_name: str):
+    """Draw the final evaluation's per-class AP chart into `output_dir/per_class_ap.png`; returns its `ApChart`, or
+    None (with a warning saying how to get it) when matplotlib is not installed."""
+    try:
+        from .ap_chart import plot_class_ap
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return plot_class_ap(outcome, output_dir / AP_CHART_FILE, subtitle=dataset_name)
+    except ImportError as error:
+        logger.warning(f"no per-class AP chart: {error}")
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -845,6 +870,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Gathered in evaluation besides the logits: the labels (so that the loss is computed) and the example index.
     training_args.label_names = ["labels", "example_index"]
     results: list = []
+    figures: list[tuple[str, str]] = []  # (file in the output folder, caption) linked from the model card
 
     def write_card(folder: Path):
         from .model_card import DATASETS, EvaluationResult, build_model_card, write_model_card
@@ -857,7 +883,8 @@ def main(argv: list[str] | None = None) -> dict:
                  f"{config.num_frames} x {data_args.frame_interval}.")
         card = build_model_card(name, config, repo_id=training_args.hub_model_id or name,
                                 recipe=recipe if not toy else None, results=results, training_notes=notes,
-                                datasets=() if toy else DATASETS, base_model=hub_base_model(model_args))
+                                datasets=() if toy else DATASETS, base_model=hub_base_model(model_args),
+                                figures=figures)
         write_model_card(card, folder / "README.md")
 
     trainer = ActionDetectionTrainer(
@@ -906,6 +933,9 @@ def main(argv: list[str] | None = None) -> dict:
     if trainer.is_world_process_zero():
         detections_path = output_dir / "detections_val.csv"
         write_detections_csv(detections_path, evaluation.last_detections)
+        chart = save_ap_chart(outcome, output_dir, dataset_name)
+        if chart is not None:
+            figures.append((chart.path.name, f"Per-class AP ({chart.title})"))
         trainer.save_model(str(output_dir))
         write_card(output_dir)
     if training_args.push_to_hub:
@@ -917,6 +947,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"scored boxes: {int(metrics['eval_scored_boxes'])} of {int(metrics['eval_proposals'])} proposals on "
               f"{int(metrics['eval_scored_keyframes'])} keyframes")
         print(f"detections: {output_dir / 'detections_val.csv'}")
+        if figures:
+            print(f"per-class AP chart: {output_dir / figures[0][0]}")
         print(f"model, video processor and model card: {output_dir}")
         print(f"wall time: {wall:.0f} s ({wall / 60:.1f} min)")
     return metrics

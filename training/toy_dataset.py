@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
+from ..processing.progress import progress_bar, set_quiet
 
 TOY_DATASET_VERSION = 1
 FPS = 30
@@ -300,8 +301,9 @@ def _label_map_evaluated() -> str:
 
 
 def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyDatasetSettings, root: Path,
-           used_ids: set, kinetics: bool = False) -> dict:
-    """Write one split's videos and annotation files: AVA movie cuts, or (`kinetics`) the Kinetics part."""
+           used_ids: set, kinetics: bool = False, bar=None) -> dict:
+    """Write one split's videos and annotation files: AVA movie cuts, or (`kinetics`) the Kinetics part; `bar` (a
+    progress bar) advances by one per video written."""
     csv_lines, excluded_lines, proposals = [], [], {}
     counts = {"videos": num_videos, "keyframes": 0, "boxes": 0, "keyframes_without_proposals": 0}
     duration = settings.keyframes_per_video + 3  # seconds: 2 s before the first keyframe, 1 s + 1 s after the last
@@ -328,6 +330,8 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
             noise = video_rng.integers(-4, 5, size=frame.shape, dtype=np.int16)
             frames[index] = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
         _write_video(root / "videos" / file_name, frames, settings.crf)
+        if bar is not None:
+            bar.update(1)
 
         keyframes = [start + 2 + k for k in range(settings.keyframes_per_video)]
         for second in keyframes:
@@ -363,7 +367,7 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
 
 
 def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwrite: bool = False,
-                         **settings) -> Path:
+                         progress: bool = True, **settings) -> Path:
     """Write the toy data set into `output_dir` (see the module docstring) and return its path.
 
     Args:
@@ -372,6 +376,7 @@ def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwr
             opens; a toy set made with these settings that fails that check is rebuilt. Any other existing,
             non-empty folder is an error unless `overwrite`.
         seed: everything (ids, people, actions, textures, noise, proposals) follows from it.
+        progress: a progress bar over the videos written (`processing.progress`: on a terminal, unless quiet).
         settings: fields of `ToyDatasetSettings` (e.g. `train_videos=8`, `val_videos=4`, `style="ava_kinetics"`).
 
     The new set is built in a staging folder beside `output_dir` and swapped in by renames only when complete, so the
@@ -397,7 +402,7 @@ def generate_toy_dataset(output_dir: str | os.PathLike, *, seed: int = 0, overwr
             )
     staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(output_dir)}{os.getpid()}-", dir=output_dir.parent))
     try:
-        _build(staging, config, seed)
+        _build(staging, config, seed, progress)
         _swap_in(staging, output_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -499,8 +504,9 @@ def _swap_in(staging: Path, output_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _build(staging: Path, config: ToyDatasetSettings, seed: int) -> None:
-    """Write the whole set (videos, CSVs, label maps, proposals, manifest with file sizes) into `staging`."""
+def _build(staging: Path, config: ToyDatasetSettings, seed: int, progress: bool = True) -> None:
+    """Write the whole set (videos, CSVs, label maps, proposals, manifest with file sizes) into `staging`, with a
+    progress bar over the videos (`processing.progress`: on a terminal, unless quiet) when `progress`."""
     (staging / "annotations").mkdir()
     (staging / "videos").mkdir()
     (staging / "annotations" / "ava_action_list_v2.2.pbtxt").write_text(_label_map_full(), encoding="utf-8")
@@ -509,13 +515,18 @@ def _build(staging: Path, config: ToyDatasetSettings, seed: int) -> None:
     rng = np.random.default_rng(seed)
     train_rng, val_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=2))
     used_ids: set = set()
-    counts = {
-        "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids),
-        "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids),
-    }
-    if config.style == "ava_kinetics":
-        counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids, True)
-        counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True)
+    parts = 2 if config.style == "ava_kinetics" else 1
+    with progress_bar(desc="toy videos", total=parts * (config.train_videos + config.val_videos), unit="video",
+                      enabled=progress) as bar:
+        counts = {
+            "train": _split(train_rng, "train", config.train_videos, config, staging, used_ids, bar=bar),
+            "val": _split(val_rng, "val", config.val_videos, config, staging, used_ids, bar=bar),
+        }
+        if config.style == "ava_kinetics":
+            counts["kinetics_train"] = _split(train_rng, "train", config.train_videos, config, staging, used_ids,
+                                              True, bar=bar)
+            counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True,
+                                            bar=bar)
     manifest = {
         "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
         "settings": asdict(config),
@@ -567,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name), help=text)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing folder (the new set is built aside and swapped in when complete)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (it only shows on a terminal anyway)")
     add_log_level(parser)
     return parser
 
@@ -579,6 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    if args.quiet:
+        set_quiet()
     settings = {name: getattr(args, name) for name in ("style", *_SETTING_HELP)}
     output_dir = args.output_dir or default_toy_dataset_dir(args.seed)
     path = generate_toy_dataset(output_dir, seed=args.seed, overwrite=args.overwrite, **settings)
