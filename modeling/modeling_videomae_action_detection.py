@@ -571,7 +571,7 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             if boxes_mask is not None and boxes_mask.shape != boxes.shape[:2]:
                 raise ValueError(f"`boxes_mask` must have shape {tuple(boxes.shape[:2])} (one flag per box), got "
                                  f"{tuple(boxes_mask.shape)}")
-            real = boxes if boxes_mask is None else boxes[boxes_mask.bool()]
+            real = boxes.reshape(-1, 4) if boxes_mask is None else boxes[boxes_mask.bool()]
             _check_boxes([real], "boxes")
         with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
             feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)

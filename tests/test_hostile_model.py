@@ -26,3 +26,14 @@ def test_bad_pixel_values_are_a_clear_error(tiny_model, change, message, box_for
         inputs["boxes"] = [clip[mask] for clip, mask in zip(inputs.pop("boxes"), inputs.pop("boxes_mask"))]
     with pytest.raises(ValueError, match=message):
         tiny_model(**inputs)
+
+
+def test_padded_boxes_without_a_mask_are_checked_box_by_box(tiny_model):
+    """Without `boxes_mask` every row of a (B, N, 4) tensor is a box: valid rows run, a row with x2 < x1 is named."""
+    inputs = _tiny_inputs(num_boxes=3)
+    del inputs["boxes_mask"]
+    with torch.no_grad():
+        assert tiny_model(**inputs).logits.shape == (2, 3, tiny_model.config.num_labels)
+    inputs["boxes"][1, 0] = torch.tensor([20.0, 5.0, 10.0, 15.0])
+    with pytest.raises(ValueError, match=r"boxes\[0\]` holds boxes with x2 < x1"):
+        tiny_model(**inputs)
