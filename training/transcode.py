@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..processing.progress import progress_bar
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
@@ -218,19 +220,15 @@ def transcode_videos(data_dir: str | os.PathLike, videos, store: str | os.PathLi
             continue
         jobs.append((relative, str(video), str(destination), short_side, gop, crf))
     logger.info("transcoding %d videos into %s (%d already done)", len(jobs), store, len(manifest["videos"]))
-    bar = None
-    if progress and jobs:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), unit="video", desc=f"transcoding into {store.name}")
+    bar = progress_bar(total=len(jobs), unit="video", desc=f"transcoding into {store.name}",
+                       enabled=progress and bool(jobs))
 
     def finished(relative: str, info: dict) -> None:
         source = data_dir / relative
         manifest["videos"][relative] = {"file": Path(relative).with_suffix(".mp4").as_posix(),
                                         **_source_stamp(source), **info}
         _write_manifest(store, manifest)
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
 
     try:
         if workers <= 1:
@@ -241,8 +239,7 @@ def transcode_videos(data_dir: str | os.PathLike, videos, store: str | os.PathLi
                 for relative, info in pool.map(_transcode_one, jobs):
                     finished(relative, info)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     _write_manifest(store, manifest)
     return manifest
 
