@@ -26,7 +26,7 @@ stores in `meta`); `--variant base|large` additionally requires the architecture
 (`training/recipe.py`). The card carries the mAP mmaction2 reports only when the checkpoint is the released file:
 OpenMMLab names released files `..._<date>-<first 8 hex digits of the sha256>.pth`, and the converter checks the hash.
 
-Checkpoints are untrusted: they are read with `training/untrusted_pickle.load_checkpoint` (no arbitrary code runs; a
+Checkpoints are untrusted: they are read with `processing/formats/untrusted_pickle.load_checkpoint` (no arbitrary code runs; a
 pickle that tries is refused). On any error (a checkpoint of another architecture, a truncated file, a refused
 pickle, a key that cannot be mapped, a failed self-check) nothing is written to the output folder: the folder is
 assembled in a temporary sibling and moved into place only when complete and checked.
@@ -48,7 +48,7 @@ from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from videomae_action_detection.modeling.modeling_videomae_action_detection import sinusoid_position_table
 from videomae_action_detection.processing import ava_video_processor
-from videomae_action_detection.processing.progress import progress_bar
+from videomae_action_detection.processing.cli.progress import progress_bar
 from videomae_action_detection.training.model_card import (
     ConvertedCheckpoint,
     build_backbone_card,
@@ -62,7 +62,7 @@ from videomae_action_detection.training.recipe import (
     recipe_for_architecture,
     recipe_for_variant,
 )
-from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
+from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError, load_checkpoint
 
 
 class ConversionError(ValueError):
@@ -745,7 +745,7 @@ def push_folder(folder: Path, repo_id: str, private: bool = False, checkpoint_na
 
 
 def main(argv=None) -> int:
-    from videomae_action_detection.processing.cli import (
+    from videomae_action_detection.processing.cli.conventions import (
         EXIT_USAGE_OR_INPUT_ERROR, HelpFormatter, add_log_level, configure_logging, expected_errors,
     )
 

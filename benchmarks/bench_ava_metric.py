@@ -39,8 +39,8 @@ PEOPLE_PER_KEYFRAME = 4
 def generate(directory: Path, num_keyframes: int, seed: int) -> dict:
     """Write groundtruth.csv (2020, 2-column rows), groundtruth_2019.csv, excluded_timestamps.csv, detections.csv."""
     from videomae_action_detection.modeling.ava_labels import AVA_ACTIONS, AVA_EVALUATED_ACTION_IDS
-    from videomae_action_detection.training.ava_evaluation import write_detections
-    from videomae_action_detection.training.ava_files import AvaCsvRows, write_groundtruth_csv
+    from videomae_action_detection.processing.formats.detections import write_detections
+    from videomae_action_detection.processing.formats.ava_files import AvaCsvRows, write_groundtruth_csv
 
     rng = np.random.default_rng(seed)
     num_movies = -(-num_keyframes // KEYFRAMES_PER_MOVIE)

@@ -30,7 +30,7 @@ from videomae_action_detection.training.ava_annotations import (
     records_from_rows,
 )
 from videomae_action_detection.training.ava_dataset import load_ava_dataset
-from videomae_action_detection.training.ava_files import read_ava_csv
+from videomae_action_detection.processing.formats.ava_files import read_ava_csv
 
 KEYFRAMES_PER_MOVIE = 897  # 902 .. 1798
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..modeling import ava_id2label
 from .clip_reader import displayed_rgb, open_video, video_rotation
-from .progress import progress_bar
+from .cli.progress import progress_bar
 
 
 # Distinct colours for successive persons of a keyframe (RGB).

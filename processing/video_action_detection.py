@@ -29,7 +29,7 @@ Outputs (`write_outputs`)
 -------------------------
 - `actions.csv`: the official AVA detections format `video_id, timestamp, x1, y1, x2, y2, action_id, score` (boxes
   normalised, action ids 1-80, 4 decimals), one row per (box, action scoring > `action_threshold`) per keyframe,
-  written with `training.ava_evaluation.write_detections` (mmaction2's row order);
+  written with `formats.detections.write_detections` (mmaction2's row order);
 - `actions.json`: per keyframe, per person: box, person score and the `top_k` actions scoring > `label_threshold`;
 - optionally an annotated video (`processing.annotated_video`).
 
@@ -57,7 +57,7 @@ import torch
 
 from ..modeling import ava_id2label
 from .clip_reader import open_video, read_clips, read_frames, video_rotation
-from .progress import progress_bar, set_quiet
+from .cli.progress import progress_bar, set_quiet
 
 
 TIMELINE_FPS = 30
@@ -192,7 +192,7 @@ class ProposalsFile:
         self.video_ids = sorted({video_id for video_id, _ in entries})
 
     def _read_pickle(self) -> dict:
-        from ..training.untrusted_pickle import load_pickled_data
+        from .formats.untrusted_pickle import load_pickled_data
 
         data = load_pickled_data(self.path)
         if not isinstance(data, dict):
@@ -214,7 +214,7 @@ class ProposalsFile:
         return entries
 
     def _read_csv(self) -> dict:
-        from ..training.ava_files import open_annotation_text
+        from .formats.ava_files import open_annotation_text
 
         grouped: dict = {}
         with open_annotation_text(self.path) as handle:
@@ -529,7 +529,7 @@ def results_to_records(results: Sequence[KeyframeResult], top_k: int | None = 3,
 def write_actions_csv(path: str | os.PathLike, results: Sequence[KeyframeResult], video_id: str,
                       action_threshold: float | None = 0.002) -> int:
     """The official AVA detections CSV (see the module docstring); returns the number of rows."""
-    from ..training.ava_evaluation import write_detections
+    from .formats.detections import write_detections
 
     keyframes = [(video_id, timestamp_value(result.timestamp)) for result in results]
     return write_detections(
@@ -553,7 +553,7 @@ def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLi
     """Write `actions.csv`, `actions.json` (and the annotated video when `output_video` is given) into `output_dir`."""
     from .annotated_video import write_annotated_video
 
-    from .cli import atomic_output, check_output_dir, check_output_file
+    from .cli.conventions import atomic_output, check_output_dir, check_output_file
 
     output_dir = check_output_dir(output_dir, "output_dir")
     if output_video is not None:
@@ -577,7 +577,7 @@ def write_outputs(results: Sequence[KeyframeResult], output_dir: str | os.PathLi
 
 # ----------------------------------------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import HelpFormatter, add_log_level
+    from .cli.conventions import HelpFormatter, add_log_level
 
     parser = argparse.ArgumentParser(
         prog="videomae-action-detection",
@@ -627,13 +627,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .cli import run_command
+    from .cli.conventions import run_command
 
     return run_command(_run, build_parser().parse_args(argv))
 
 
 def _run(args) -> int:
-    from .cli import check_output_dir, check_output_file
+    from .cli.conventions import check_output_dir, check_output_file
 
     if args.quiet or args.no_progress:
         set_quiet()
@@ -642,7 +642,7 @@ def _run(args) -> int:
     if args.output_video:
         check_output_file(args.output_video, "--output_video")
     if args.timeline is not None:
-        from .plotting import require_matplotlib
+        from .cli.plotting import require_matplotlib
 
         require_matplotlib()
         if not args.timeline.lower().endswith(".png"):

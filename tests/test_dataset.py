@@ -24,7 +24,7 @@ from videomae_action_detection.training.ava_annotations import (
     read_keyframe_records,
 )
 from videomae_action_detection.training.ava_dataset import AVA_ACTION_LABEL_NAMES, AVAKinetics, load_ava_dataset
-from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError
+from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError
 
 CASES = ("mmaction2_test_sample", "ava_kinetics_merged")
 

@@ -52,7 +52,7 @@ def test_bom_is_not_part_of_the_first_video_id_in_any_csv_reader(tmp_path):
     """with a UTF-8 BOM the slow CSV paths read the first video id as '\\ufeffvidA'."""
     from videomae_action_detection.processing.video_action_detection import ProposalsFile
     from videomae_action_detection.training.ava_annotations import read_excluded_keyframes
-    from videomae_action_detection.training.ava_files import read_ava_csv, read_keyframe_list, read_label_map
+    from videomae_action_detection.processing.formats.ava_files import read_ava_csv, read_keyframe_list, read_label_map
 
     excluded = tmp_path / "excluded.csv"
     excluded.write_bytes(_BOM + b"vidA,0902\nvidB,0903\n")
@@ -97,7 +97,7 @@ def test_a_refused_checkpoint_cannot_change_what_later_loads_return(tmp_path):
     """BUILD was applied to torch's real `_rebuild_tensor_v2` before the file was refused."""
     import torch
 
-    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
+    from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError, load_checkpoint
 
     # GLOBAL torch._utils._rebuild_tensor_v2; BUILD (None, {"__kwdefaults__"-like attribute}); then os.system
     payload = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x06\x00\x00\x00markerK\x01s\x86bcos\nsystem\n."
@@ -112,7 +112,7 @@ def test_a_refused_checkpoint_cannot_change_what_later_loads_return(tmp_path):
 
 def test_a_refused_data_pickle_cannot_rewrite_a_numpy_module(tmp_path):
     """`numpy.dtypes.__dict__` was handed out and SETITEM rewrote it."""
-    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_pickled_data
+    from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError, load_pickled_data
 
     real = np.dtypes.Float64DType
     path = tmp_path / "evil.pkl"
@@ -129,7 +129,7 @@ def test_a_data_pickle_cannot_modify_numpy_shared_dtypes(tmp_path):
     """BUILD on `numpy.dtype('f8', False, False)` (numpy's shared float64 object) acts on a copy."""
     import pickle
 
-    from videomae_action_detection.training.untrusted_pickle import load_pickled_data
+    from videomae_action_detection.processing.formats.untrusted_pickle import load_pickled_data
 
     path = tmp_path / "dtype.pkl"
     path.write_bytes(pickle.dumps(np.dtype("f8"), protocol=2).replace(b"\x89\x88", b"\x89\x89"))  # copy=False
@@ -152,7 +152,7 @@ def test_a_data_pickle_cannot_modify_numpy_shared_dtypes(tmp_path):
 )
 def test_a_small_data_pickle_cannot_allocate_much(tmp_path, payload, message):
     """`bytearray(64 MiB)`, `set(range(10**6))` ... were built from a few bytes."""
-    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_pickled_data
+    from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError, load_pickled_data
 
     path = tmp_path / "small.pkl"
     path.write_bytes(payload)
@@ -165,7 +165,7 @@ def test_a_stride_zero_tensor_is_refused_before_anything_makes_it_contiguous(tmp
     """a (10**6, 10**6) view of one float loaded fine; `.contiguous()` would ask for 4 TB."""
     import torch
 
-    from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError, load_checkpoint
+    from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError, load_checkpoint
 
     path = tmp_path / "broadcast.pth"
     torch.save({"state_dict": {"w": torch.zeros(1).expand(10**6, 10**6)}}, path)
@@ -182,7 +182,7 @@ def test_garbage_checkpoint_is_one_clear_error_naming_the_file(tmp_path, payload
     """torch's own IndexError / ValueError / AttributeError on garbage become one error that names the file."""
     import pickle
 
-    from videomae_action_detection.training.untrusted_pickle import load_checkpoint
+    from videomae_action_detection.processing.formats.untrusted_pickle import load_checkpoint
 
     path = _checkpoint_with_pickle(tmp_path / "garbage.pth", payload)
     with pytest.raises((ValueError, pickle.UnpicklingError)) as caught:
@@ -480,7 +480,7 @@ def test_inference_cli_checks_outputs_first_and_names_what_is_wrong(tmp_path, ti
 def test_annotated_video_write_error_blames_the_output_not_the_input(tmp_path, monkeypatch):
     """an encoder / muxer failure was reported as 'error while decoding video <input>'."""
     from videomae_action_detection.processing import annotated_video
-    from videomae_action_detection.processing.cli import atomic_output
+    from videomae_action_detection.processing.cli.conventions import atomic_output
 
     video = write_synthetic_video(tmp_path / "input.mp4", 10)
     output = tmp_path / "annotated.mp4"

@@ -47,7 +47,7 @@ def test_metric_folder_loads_offline_without_the_package_and_gives_the_same_numb
     folder = build_metric_folder(tmp_path)
     assert sorted(path.name for path in folder.iterdir()) == [
         "README.md", "ava_evaluation.py", "ava_files.py", "ava_frame_map.py", "ava_frame_map_engine.py",
-        "ava_labels.py", "ava_protocols.py", "progress.py", "requirements.txt"]
+        "ava_labels.py", "ava_protocols.py", "detections.py", "progress.py", "requirements.txt"]
     card = (folder / "README.md").read_text()
     for heading in ("## How to use", "## Inputs and outputs", "## Protocols", "## Citation"):
         assert heading in card

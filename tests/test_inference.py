@@ -28,7 +28,7 @@ from videomae_action_detection.processing.video_action_detection import (
     probe_video,
     write_outputs,
 )
-from videomae_action_detection.training.ava_files import read_ava_csv
+from videomae_action_detection.processing.formats.ava_files import read_ava_csv
 
 
 BIKES_FRAMES, BIKES_WIDTH, BIKES_HEIGHT = 250, 640, 272

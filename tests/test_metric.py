@@ -13,19 +13,21 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, fixture_path
-from videomae_action_detection.training.ava_evaluation import (
+from videomae_action_detection.processing.formats.detections import (
     MMACTION2_ACTION_THRESHOLD,
+    detections_from_outputs,
+    write_detections,
+)
+from videomae_action_detection.training.ava_evaluation import (
     ava_frame_map,
     build_metric_inputs,
     class_ap_key,
-    detections_from_outputs,
     evaluate_ava_frame_map,
     groundtruth_from_references,
     main,
     mean_ap_key,
-    write_detections,
 )
-from videomae_action_detection.training.ava_files import (
+from videomae_action_detection.processing.formats.ava_files import (
     format_decimals,
     read_ava_csv,
     read_excluded_timestamps,

@@ -14,7 +14,7 @@ from convert_checkpoints import ConversionError, convert_detection_checkpoint, s
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from videomae_action_detection.modeling.loss_videomae_action_detection import assign_proposals_to_ground_truth
 from videomae_action_detection.modeling.modeling_videomae_action_detection import PADDING_LOGIT
-from videomae_action_detection.training.untrusted_pickle import UntrustedPickleError
+from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError
 
 MODEL_CASES = ["interp_batch2", "square224_training_checkpoint"]
 

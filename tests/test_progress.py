@@ -21,7 +21,7 @@ class Terminal(io.StringIO):
 def use_terminal(monkeypatch):
     """Call it in the test body (pytest's own capture resets sys.stderr after fixtures run): swaps stderr for a
     terminal-like buffer and returns it; `set_quiet(False)` again afterwards."""
-    from videomae_action_detection.processing.progress import set_quiet
+    from videomae_action_detection.processing.cli.progress import set_quiet
 
     def swap():
         set_quiet(False)  # a command's --quiet holds for the rest of its process (earlier in-process calls)

@@ -63,9 +63,9 @@ def _tree_digest(folder: Path) -> dict[str, str]:
 
 
 def test_toy_dataset_files_are_official_and_deterministic(toy_dir, tmp_path):
-    from videomae_action_detection.training.ava_files import read_ava_csv, read_label_map
+    from videomae_action_detection.processing.formats.ava_files import read_ava_csv, read_label_map
     from videomae_action_detection.training.toy_dataset import TOY_ACTION_IDS, generate_toy_dataset
-    from videomae_action_detection.training.untrusted_pickle import load_pickled_data
+    from videomae_action_detection.processing.formats.untrusted_pickle import load_pickled_data
 
     annotations = toy_dir / "annotations"
     assert len(read_label_map(annotations / "ava_action_list_v2.2.pbtxt")) == 80
@@ -224,13 +224,9 @@ def test_layer_decay_learning_rates_follow_warmup_and_cosine(tmp_path):
 def _random_baseline_map(toy_dir, output_dir, seeds=(0, 1, 2, 3, 4)) -> float:
     """Mean frame-mAP of uniformly random scores on the same kept proposals (same protocol and label map)."""
     from videomae_action_detection.training.ava_dataset import load_ava_dataset
-    from videomae_action_detection.training.ava_evaluation import (
-        detections_from_outputs,
-        evaluate_ava_frame_map,
-        groundtruth_from_references,
-        keyframe_key,
-    )
-    from videomae_action_detection.training.ava_files import read_label_map
+    from videomae_action_detection.processing.formats.detections import detections_from_outputs, keyframe_key
+    from videomae_action_detection.training.ava_evaluation import evaluate_ava_frame_map, groundtruth_from_references
+    from videomae_action_detection.processing.formats.ava_files import read_label_map
 
     validation = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")["validation"]
     keys = [keyframe_key(v, t) for v, t in zip(validation["video_id"], validation["timestamp"])]
@@ -304,7 +300,7 @@ def test_final_evaluation_logs_ap_per_action_and_draws_the_chart(trained, toy_di
     from picture_checks import colour_runs, left_spine, load_rgb
 
     from videomae_action_detection.training.ap_chart import GROUP_STYLES, TRACK_COLOUR
-    from videomae_action_detection.training.ava_files import read_label_map
+    from videomae_action_detection.processing.formats.ava_files import read_label_map
 
     output_dir, metrics = trained
     names = read_label_map(toy_dir / "annotations" / "ava_action_list_v2.2_for_activitynet_2019.pbtxt").values()

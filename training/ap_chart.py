@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES
-from ..processing.plotting import new_figure, save_png
+from ..processing.cli.plotting import new_figure, save_png
 from .ava_frame_map_engine import IOU_THRESHOLD, FrameMapOutcome
 
 # Drawing order, legend name and bar colour (RGB) of each AVA action type.

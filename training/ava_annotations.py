@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .ava_files import AvaCsvRows, read_ava_csv, read_keyframe_list
-from .untrusted_pickle import load_pickled_data
+from ..processing.formats.ava_files import AvaCsvRows, read_ava_csv, read_keyframe_list
+from ..processing.formats.untrusted_pickle import load_pickled_data
 
 AVA_TIMESTAMP_START = 900
 AVA_TIMESTAMP_END = 1800

@@ -57,7 +57,7 @@ from .ava_annotations import (
     read_excluded_keyframes,
     read_keyframe_records,
 )
-from .ava_files import read_label_map
+from ..processing.formats.ava_files import read_label_map
 from .ava_media import CHECKS, MEDIA_KINDS, MediaIndex, MediaSource, assign_kinetics_clips, format_missing, resolve_media
 
 logger = logging.getLogger(__name__)
@@ -360,7 +360,7 @@ class _Shard:
 def _has_clip_rows(csv_path: Path) -> bool:
     """Whether a box CSV holds Kinetics clip names (mmaction2's merged format)."""
     from .ava_annotations import parse_clip_name
-    from .ava_files import read_ava_csv
+    from ..processing.formats.ava_files import read_ava_csv
 
     rows = read_ava_csv(csv_path)
     return any(parse_clip_name(video_id) is not None for video_id in rows.video_ids.tolist())
@@ -656,7 +656,7 @@ def push_ava_dataset(dataset_dict: datasets.DatasetDict, repo_id: str, config_na
 def build_parser():
     import argparse
 
-    from ..processing.cli import HelpFormatter, add_log_level
+    from ..processing.cli.conventions import HelpFormatter, add_log_level
 
     parser = argparse.ArgumentParser(
         prog="videomae-ava-dataset",
@@ -704,16 +704,16 @@ def build_parser():
 
 def main(argv=None) -> int:
     """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
-    from ..processing.cli import run_command
+    from ..processing.cli.conventions import run_command
 
     return run_command(_run, build_parser().parse_args(argv))
 
 
 def _run(args) -> int:
-    from ..processing.cli import atomic_output, check_output_file
+    from ..processing.cli.conventions import atomic_output, check_output_file
 
     if args.quiet:
-        from ..processing.progress import set_quiet
+        from ..processing.cli.progress import set_quiet
 
         set_quiet()
         datasets.disable_progress_bars()

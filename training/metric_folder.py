@@ -5,7 +5,7 @@
 
 The folder holds `ava_frame_map.py` (the module of `training/ava_frame_map/`, its import of this package made
 relative), the files it computes with, copied unchanged but for their imports (`ava_evaluation.py`, `ava_files.py`,
-`ava_frame_map_engine.py`, `ava_protocols.py`, `ava_labels.py`, `progress.py`: the one source stays this package;
+`detections.py`, `ava_frame_map_engine.py`, `ava_protocols.py`, `ava_labels.py`, `progress.py`: the one source stays this package;
 the folder is generated, never edited), `README.md` (a card: inputs, outputs, protocols, citation) and
 `requirements.txt`. evaluate copies only the files the module imports directly, so the module imports each of them.
 Upload the folder as a Space named `ava_frame_map` (`huggingface_hub.upload_folder(repo_type="space", ...)`) and
@@ -20,24 +20,31 @@ import sys
 from pathlib import Path
 
 from ..modeling import ava_labels
-from ..processing import progress
-from . import ava_evaluation, ava_files, ava_frame_map_engine, ava_protocols
+from ..processing.cli import progress
+from ..processing.formats import ava_files, detections
+from . import ava_evaluation, ava_frame_map_engine, ava_protocols
 from .ava_frame_map import MODULE_PATH
 
 METRIC_NAME = "ava_frame_map"
 # copied file -> (source module, [(import text in the package, import text in the folder)])
 COPIED_MODULES = {
-    "ava_evaluation.py": (ava_evaluation, [("from ..processing.progress import", "from .progress import"),
+    "ava_evaluation.py": (ava_evaluation, [("from ..processing.cli.progress import", "from .progress import"),
+                                           ("from ..processing.formats.ava_files import", "from .ava_files import"),
+                                           ("from ..processing.formats.detections import", "from .detections import"),
                                            ("from videomae_action_detection.modeling.ava_labels import",
                                             "from .ava_labels import")]),
     "ava_files.py": (ava_files, []),
-    "ava_frame_map_engine.py": (ava_frame_map_engine, []),
+    "detections.py": (detections, []),
+    "ava_frame_map_engine.py": (ava_frame_map_engine, [("from ..processing.formats.ava_files import",
+                                                        "from .ava_files import")]),
     "ava_protocols.py": (ava_protocols, []),
     "ava_labels.py": (ava_labels, []),
     "progress.py": (progress, []),
 }
 REQUIREMENTS = ("evaluate>=0.4.6", "datasets>=5.0", "numpy>=1.26", "pyarrow>=15", "tqdm>=4.66")
-_PACKAGE_IMPORT = "from videomae_action_detection.training.ava_evaluation import"
+# the module's imports of this package -> the folder's
+_PACKAGE_IMPORTS = [("from videomae_action_detection.processing.formats.detections import", "from .detections import"),
+                    ("from videomae_action_detection.training.ava_evaluation import", "from .ava_evaluation import")]
 # evaluate copies the files a module imports at the top level, one `from .name import` line each (no comment on
 # those lines: evaluate reads a trailing comment as a URL to download)
 _DEPENDENCY_IMPORTS = "# evaluate copies the files this module imports, so it imports each file it needs\n" + "".join(
@@ -60,8 +67,8 @@ def _rewritten(text: str, replacements, file_name: str) -> str:
 def module_text() -> str:
     """`ava_frame_map.py` of the folder: the package's module with relative imports of the copied files."""
     text = (Path(MODULE_PATH) / f"{METRIC_NAME}.py").read_text(encoding="utf-8")
-    text = _rewritten(text, [(_PACKAGE_IMPORT, "from .ava_evaluation import")], f"{METRIC_NAME}.py")
-    anchor = "from .ava_evaluation import"
+    text = _rewritten(text, _PACKAGE_IMPORTS, f"{METRIC_NAME}.py")
+    anchor = _PACKAGE_IMPORTS[0][1]
     return text.replace(anchor, _DEPENDENCY_IMPORTS + anchor, 1)
 
 

@@ -55,14 +55,9 @@ from ..modeling import (
     VideoMAEForActionDetection,
 )
 from ..processing import ava_video_processor, read_clip, read_clips
-from .ava_evaluation import (
-    MMACTION2_ACTION_THRESHOLD,
-    detections_from_outputs,
-    groundtruth_from_references,
-    keyframe_key,
-    outcome_to_metrics,
-)
-from .ava_files import read_label_map, write_detections_csv
+from ..processing.formats.detections import MMACTION2_ACTION_THRESHOLD, detections_from_outputs, keyframe_key
+from .ava_evaluation import groundtruth_from_references, outcome_to_metrics
+from ..processing.formats.ava_files import read_label_map, write_detections_csv
 from .ava_frame_map_engine import FrameMapOutcome
 from .ava_protocols import PROTOCOLS
 from .optimization import layer_decay_parameter_groups, scaled_learning_rate, warmup_cosine_schedule
@@ -957,7 +952,7 @@ def main(argv: list[str] | None = None) -> dict:
 def console_main(argv: list[str] | None = None) -> int:
     """`videomae-ava-train`: `main`, with the errors bad arguments or files cause (missing data folder, unreadable
     annotation or checkpoint, refused pickle) printed as one `error:` line and exit status 2, no traceback."""
-    from ..processing.cli import EXIT_USAGE_OR_INPUT_ERROR, expected_errors
+    from ..processing.cli.conventions import EXIT_USAGE_OR_INPUT_ERROR, expected_errors
 
     try:
         main(argv)

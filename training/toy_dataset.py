@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
-from ..processing.progress import progress_bar, set_quiet
+from ..processing.cli.progress import progress_bar, set_quiet
 
 TOY_DATASET_VERSION = 1
 FPS = 30
@@ -559,7 +559,7 @@ _SETTING_HELP = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..processing.cli import HelpFormatter, add_log_level
+    from ..processing.cli.conventions import HelpFormatter, add_log_level
 
     defaults = ToyDatasetSettings()
     parser = argparse.ArgumentParser(
@@ -585,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
-    from ..processing.cli import run_command
+    from ..processing.cli.conventions import run_command
 
     return run_command(_run, build_parser().parse_args(argv))
 

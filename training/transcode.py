@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..processing.progress import progress_bar
+from ..processing.cli.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,8 @@ inputs.
 import datasets
 import evaluate
 
-from videomae_action_detection.training.ava_evaluation import (
-    CSV_DECIMALS,
-    ava_frame_map,
-    detections_from_outputs,
-    groundtruth_from_references,
-)
+from videomae_action_detection.processing.formats.detections import CSV_DECIMALS, detections_from_outputs
+from videomae_action_detection.training.ava_evaluation import ava_frame_map, groundtruth_from_references
 
 _DESCRIPTION = """
 AVA frame-mAP at IoU 0.5: per class, detections (person box, action score) are matched greedily in score order to

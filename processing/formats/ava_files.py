@@ -612,7 +612,7 @@ def write_detections_csv(path: str | os.PathLike, rows: AvaCsvRows, decimals: in
     columns["action_id"] = pc.cast(pa.array(rows.action_ids), pa.string())
     columns["score"] = format_decimals(rows.scores, decimals)
     table = pa.table(columns)
-    from ..processing.cli import atomic_output
+    from ..cli.conventions import atomic_output
 
     with atomic_output(path) as temporary:  # a failure leaves no half-written CSV
         pa_csv.write_csv(
@@ -625,7 +625,7 @@ def write_groundtruth_csv(path: str | os.PathLike, rows: AvaCsvRows) -> None:
     2-column keyframe rows. Coordinates are written with their shortest exact text, so they read back unchanged."""
     _check_writable_text(rows)
     person_ids = rows.person_ids
-    from ..processing.cli import atomic_output
+    from ..cli.conventions import atomic_output
 
     with atomic_output(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
