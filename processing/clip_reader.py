@@ -60,6 +60,9 @@ from .random_draws import randint
 
 
 FILENAME_TEMPLATE = "img_{:05d}.jpg"
+AVA_FPS = 30  # AVA's timeline: mmaction2's frames are extracted with `ffmpeg -r 30`
+AVA_TIMESTAMP_START = 900  # AVA's annotated 15 minutes are seconds 900-1800 of each movie
+AVA_TIMESTAMP_END = 1800
 
 
 def _as_fraction(value, name: str) -> Fraction:
