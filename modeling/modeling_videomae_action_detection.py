@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import roi_align
+from torchvision.ops import StochasticDepth, roi_align
 
 from transformers import PreTrainedModel, VideoMAEConfig
 from transformers import initialization as init
@@ -189,26 +189,6 @@ class VideoMAEActionDetectionEmbeddings(nn.Module):
         return embeddings + self.resized_position_table(grid[1:], embeddings.device, embeddings.dtype), grid
 
 
-class DropPath(nn.Module):
-    """Stochastic depth per sample (timm / mmcv `drop_path`): in training, zero a sample's residual branch with
-    probability `drop_prob` and scale the kept ones by 1 / (1 - drop_prob); the identity in evaluation."""
-
-    def __init__(self, drop_prob: float = 0.0):
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        if self.drop_prob == 0.0 or not self.training:
-            return hidden_states
-        keep_prob = 1.0 - self.drop_prob
-        shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
-        keep = torch.floor(keep_prob + torch.rand(shape, dtype=hidden_states.dtype, device=hidden_states.device))
-        return hidden_states / keep_prob * keep
-
-    def extra_repr(self) -> str:
-        return f"drop_prob={self.drop_prob}"
-
-
 class VideoMAEActionDetectionMLPOutput(nn.Module):
     """Second MLP projection without the residual (the block adds it after stochastic depth)."""
 
@@ -234,7 +214,9 @@ class VideoMAEActionDetectionLayer(GradientCheckpointingLayer):
         self.output = VideoMAEActionDetectionMLPOutput(config)
         self.layernorm_before = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        # timm / mmcv `drop_path`: in training, a sample's residual branch is zeroed with probability
+        # `drop_path_rate` and kept ones are scaled by 1 / (1 - rate); the identity in evaluation
+        self.drop_path = StochasticDepth(drop_path_rate, mode="row") if drop_path_rate > 0 else nn.Identity()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         attention_output = self.attention(self.layernorm_before(hidden_states))

@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 import torch
+from torchvision.ops import StochasticDepth
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
 
@@ -75,7 +76,7 @@ def test_training_loss_and_assignment_match_mmaction2():
     model, _ = convert_detection_checkpoint(folder / "checkpoint.pth")
     model.train()
     for module in model.modules():  # the fixture was made with stochastic depth and head dropout off
-        if isinstance(module, torch.nn.Dropout) or type(module).__name__ == "DropPath":
+        if isinstance(module, (torch.nn.Dropout, StochasticDepth)):
             module.eval()
     pixel_values = tensors["pixel_values"].permute(0, 2, 1, 3, 4)
     proposals = [tensors["proposals_0"], tensors["proposals_1"]]
@@ -198,7 +199,7 @@ def test_hidden_states_and_gradient_checkpointing():
 
 def test_stochastic_depth_rates_follow_mmaction2():
     model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=4, drop_path_rate=0.3))
-    rates = [getattr(layer.drop_path, "drop_prob", 0.0) for layer in model.videomae.encoder.layer]
+    rates = [getattr(layer.drop_path, "p", 0.0) for layer in model.videomae.encoder.layer]
     assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3])
     assert isinstance(model.videomae.encoder.layer[0].drop_path, torch.nn.Identity)
 
@@ -371,3 +372,31 @@ def test_converter_fails_loudly_on_foreign_or_incomplete_checkpoints(tmp_path):
     torch.save({"state_dict": {"backbone.slow_path.conv1.weight": torch.ones(64, 3, 1, 7, 7), "roi_head.bbox_head.fc_cls.weight": torch.ones(81, 2304)}}, slowfast)
     with pytest.raises(ConversionError, match="SlowFast"):
         convert_detection_checkpoint(slowfast)
+
+
+def _timm_drop_path(hidden_states: torch.Tensor, drop_prob: float, random_values: torch.Tensor) -> torch.Tensor:
+    """timm / mmcv `drop_path` (what mmaction2's ViT blocks use), given the per-sample uniform draws it makes."""
+    keep_prob = 1.0 - drop_prob
+    keep = torch.floor(keep_prob + random_values)
+    return hidden_states / keep_prob * keep
+
+
+def test_stochastic_depth_is_mmaction2s_drop_path():
+    """The blocks' torchvision `StochasticDepth` keeps or zeroes whole samples like mmcv's `drop_path`, scaling kept
+    ones by 1 / (1 - rate), and is the identity in evaluation; the rate follows mmaction2's linspace."""
+    model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=2, drop_path_rate=0.4))
+    drop_path = model.videomae.encoder.layer[1].drop_path
+    assert isinstance(drop_path, StochasticDepth) and drop_path.p == pytest.approx(0.4)
+    hidden_states = torch.randn(4096, 3, 8)
+    drop_path.train()
+    torch.manual_seed(0)
+    dropped = drop_path(hidden_states)
+    kept = (dropped != 0).flatten(1).all(1)
+    zeroed = (dropped == 0).flatten(1).all(1)
+    assert bool((kept | zeroed).all()), "a sample must be kept or dropped whole"
+    assert abs(float(zeroed.float().mean()) - 0.4) < 0.03
+    # kept samples equal timm's drop_path output for the same keep pattern (draws chosen to keep exactly those)
+    draws = torch.where(kept, 0.99, 0.0).reshape(-1, 1, 1)
+    torch.testing.assert_close(dropped, _timm_drop_path(hidden_states, 0.4, draws), rtol=1e-6, atol=0)
+    drop_path.eval()
+    assert torch.equal(drop_path(hidden_states), hidden_states)
