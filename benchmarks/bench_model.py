@@ -3,6 +3,7 @@
     python benchmarks/bench_model.py                         # ViT-B, 16x256x320, eager and sdpa, on the CPU
     python benchmarks/bench_model.py --device cuda --dtypes float32 bfloat16 --batch_size 8 --variants base large
     python benchmarks/bench_model.py --width 341 --attns sdpa --reference-python REF_VENV/bin/python
+    python benchmarks/bench_model.py --width 341 --attns sdpa --dtypes float32 autocast-bf16 --profile 8
 
 `--reference-python PATH`: also time mmaction2 1.2.0's detector (the reference environment built by
 `bash ../shared/reference/setup_venv.sh DIR`, its `mmcv_shim` installed) in the same run, on the same input size,
@@ -13,6 +14,14 @@ Each (variant, attention, dtype) runs in a fresh subprocess so that the CPU peak
 are random (speed does not depend on them). FLOPs are counted analytically (a multiply-add = 2 FLOPs) for the
 backbone, which is all but a fraction of a percent of the model's work; "share of peak" divides the achieved FLOP/s
 by the `--peak_tflops` you give for the device (e.g. 989 for an H100 SXM in bf16 dense).
+
+dtypes: `float32`, `bfloat16` (weights and inputs cast) or `autocast-bf16` (fp32 weights, `torch.autocast` to bf16:
+what `videomae-ava-train --bf16` and `videomae-action-detection --dtype bf16` do; on a CPU with AMX, oneDNN runs the
+matrix products in bf16). Each row also measures, in the same process right after the forward, the machine's
+matrix-product ceiling: the TFLOP/s of one ViT-B MLP product (tokens x 768 @ 768 x 3072) in that dtype. "share of
+ceiling" = the forward's backbone TFLOP/s / that ceiling: near 100 % means the forward runs as fast as a plain matrix
+product on this machine, so only fewer FLOPs or a faster number format can make it faster. `--profile K` prints the
+K operators with the most self time of one forward (torch.profiler), per row.
 """
 
 import argparse
@@ -94,21 +103,45 @@ def run_reference(args, variant: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def matmul_ceiling(torch, device: str, dtype_name: str, tokens: int, repeats: int = 5) -> float:
+    """TFLOP/s of `linear(tokens x 768, 3072 x 768)` (a ViT-B MLP product) in the row's number format."""
+    compute = torch.bfloat16 if dtype_name in ("bfloat16", "autocast-bf16") else getattr(torch, dtype_name)
+    generator = torch.Generator(device=device).manual_seed(0)
+    inputs = torch.randn(tokens, 768, device=device, generator=generator).to(compute)
+    weight = torch.randn(3072, 768, device=device, generator=generator).to(compute)
+    with torch.inference_mode():
+        torch.nn.functional.linear(inputs, weight)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            torch.nn.functional.linear(inputs, weight)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - start) / repeats
+    return 2 * tokens * 768 * 3072 / seconds / 1e12
+
+
 def run_one(args) -> dict:
+    import contextlib
+
     import torch
 
     from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 
     torch.manual_seed(0)
     config = VideoMAEActionDetectionConfig(**VARIANTS[args.variant])
-    dtype = getattr(torch, args.dtype)
+    autocast = args.dtype == "autocast-bf16"
+    dtype = torch.float32 if autocast else getattr(torch, args.dtype)
     model = VideoMAEForActionDetection(config).eval().to(device=args.device, dtype=dtype)
     model.set_attn_implementation(args.attn)
     pixel_values = torch.randn(args.batch_size, 16, 3, args.height, args.width, device=args.device, dtype=dtype)
     boxes = [torch.tensor([[10.0, 20.0, 120.0, 240.0], [100.0, 30.0, 300.0, 250.0]], device=args.device)] * args.batch_size
 
     def forward():
-        with torch.inference_mode():
+        context = (torch.autocast(device_type=torch.device(args.device).type, dtype=torch.bfloat16) if autocast
+                   else contextlib.nullcontext())
+        with torch.inference_mode(), context:
             model(pixel_values, boxes)
         if args.device == "cuda":
             torch.cuda.synchronize()
@@ -126,6 +159,17 @@ def run_one(args) -> dict:
     else:
         peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     flops = backbone_flops(args.variant, 16, args.height, args.width) * args.batch_size
+    profile = None
+    if args.profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as profiler
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+        with profiler(activities=activities) as recorded:
+            forward()
+        sort_by = "self_cuda_time_total" if args.device == "cuda" else "self_cpu_time_total"
+        profile = recorded.key_averages().table(sort_by=sort_by, row_limit=args.profile)
+    tokens = (16 // 2) * (args.height // 16) * (args.width // 16) * args.batch_size
     return {
         "variant": args.variant,
         "attn": args.attn,
@@ -136,6 +180,9 @@ def run_one(args) -> dict:
         "clips_per_second": args.batch_size / seconds,
         "tflops": flops / seconds / 1e12,
         "peak_memory_gib": peak_bytes / 2**30,
+        "ceiling_tflops": matmul_ceiling(torch, args.device, args.dtype, tokens),
+        "threads": torch.get_num_threads(),
+        "profile": profile,
     }
 
 
@@ -143,7 +190,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["base"], choices=sorted(VARIANTS))
     parser.add_argument("--attns", nargs="+", default=["eager", "sdpa"])
-    parser.add_argument("--dtypes", nargs="+", default=["float32"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32"],
+                        choices=["float32", "bfloat16", "float16", "autocast-bf16"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch_size", type=int, default=1)
     parser.add_argument("--height", type=int, default=256)
@@ -154,6 +202,8 @@ def main(argv=None):
     parser.add_argument("--reference-python", dest="reference_python", default=None,
                         help="Python of the mmaction2 1.2.0 reference environment: also time mmaction2's forward "
                         "(CPU, fp32) and print our speed-up over it (default: ours alone)")
+    parser.add_argument("--profile", type=int, default=0, metavar="K",
+                        help="print the K operators with the most self time in one forward, per row (default 0: off)")
     parser.add_argument("--_single", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--attn", help=argparse.SUPPRESS)
@@ -172,6 +222,7 @@ def main(argv=None):
                     sys.executable, __file__, "--_single", "--variant", variant, "--attn", attn, "--dtype", dtype,
                     "--device", args.device, "--batch_size", str(args.batch_size), "--height", str(args.height),
                     "--width", str(args.width), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+                    "--profile", str(args.profile),
                 ]
                 result = subprocess.run(command, capture_output=True, text=True, check=True)
                 rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
@@ -188,17 +239,25 @@ def main(argv=None):
         print("mmaction2 1.2.0 in the same run: " + ", ".join(
             f"{variant} {ref['seconds_per_batch']:.3f} s / batch ({ref['threads']} threads)"
             for variant, ref in references.items()))
-    header = "| variant | attention | dtype | s / batch | clips / s | backbone TFLOP/s | share of peak | peak memory (GiB) |"
+    print(f"threads: {rows[0]['threads']}; ceiling: a ViT-B MLP matrix product alone in the row's number format, "
+          "measured in the same process")
+    header = ("| variant | attention | dtype | s / batch | clips / s | backbone TFLOP/s | ceiling TFLOP/s | share of "
+              "ceiling | share of peak | peak memory (GiB) |")
     print(header + (" speed-up over mmaction2 |" if references else ""))
-    print("|---" * (9 if references else 8) + "|")
+    print("|---" * (11 if references else 10) + "|")
     for row in rows:
         share = f"{100 * row['tflops'] / args.peak_tflops:.1f}%" if args.peak_tflops else "n/a"
         print(
             f"| {row['variant']} | {row['attn']} | {row['dtype']} | {row['seconds_per_batch']:.3f} | "
-            f"{row['clips_per_second']:.3f} | {row['tflops']:.3f} | {share} | {row['peak_memory_gib']:.2f} |"
+            f"{row['clips_per_second']:.3f} | {row['tflops']:.3f} | {row['ceiling_tflops']:.3f} | "
+            f"{100 * row['tflops'] / row['ceiling_tflops']:.0f}% | {share} | {row['peak_memory_gib']:.2f} |"
             + (f" {references[row['variant']]['seconds_per_batch'] / row['seconds_per_batch']:.2f}x |"
                if row["variant"] in references else "")
         )
+
+    for row in rows:
+        if row["profile"]:
+            print(f"\nprofile: {row['variant']} {row['attn']} {row['dtype']}\n{row['profile']}")
 
 
 if __name__ == "__main__":

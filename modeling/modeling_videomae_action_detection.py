@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 from torchvision.ops import StochasticDepth, roi_align
 
 from transformers import PreTrainedModel, VideoMAEConfig
@@ -272,27 +273,29 @@ class VideoMAEActionDetectionHead(nn.Module):
         self.dropout = nn.Dropout(config.head_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
-    def roi_features(self, pooled_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+    def roi_features(self, pooled_map: torch.Tensor, rois: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """RoIAlign in float32.
 
         Args:
             pooled_map: (B, C, h, w) the time-averaged feature map.
-            rois: (R, 5) batch index, x1, y1, x2, y2 in input pixels.
+            rois: (R, 5) batch index, x1, y1, x2, y2 in input pixels; or B tensors (n_b, 4) x1, y1, x2, y2, the
+                boxes of each clip (torchvision numbers them clip by clip).
 
         Returns:
-            (R, C, output_size, output_size).
+            (R, C, output_size, output_size), R = the number of boxes, in the order given.
         """
+        rois = rois.float() if isinstance(rois, torch.Tensor) else [clip_boxes.float() for clip_boxes in rois]
         return roi_align(
             pooled_map.float(),
-            rois.float(),
+            rois,
             output_size=self.output_size,
             spatial_scale=self.spatial_scale,
             sampling_ratio=self.sampling_ratio,
             aligned=self.aligned,
         ).to(pooled_map.dtype)
 
-    def forward(self, pooled_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) and (R, 5) -> (R, num_labels) logits."""
+    def forward(self, pooled_map: torch.Tensor, rois: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """(B, C, h, w) and (R, 5) rois or B per-clip (n_b, 4) boxes -> (R, num_labels) logits."""
         features = self.dropout(self.roi_features(pooled_map, rois))
         features = features.amax(dim=(2, 3))
         return self.classifier(features)
@@ -503,40 +506,42 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
             _check_boxes(gt_box_list, "gt_boxes")
             label_list = _as_label_list(labels, gt_box_list, self.config.num_labels)
 
-        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
-            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
-        pooled_map = feature_map.mean(dim=2)
-
+        feature_map, pooled_map, hidden_states, attentions = self._encode(pixel_values, output_hidden_states,
+                                                                          output_attentions)
         device = pooled_map.device
         num_boxes = [len(clip_boxes) for clip_boxes in box_list]
         roi_boxes = [clip_boxes.to(device=device, dtype=torch.float32) for clip_boxes in box_list]
-        roi_batch = [torch.full((n,), b, device=device, dtype=torch.float32) for b, n in enumerate(num_boxes)]
-        if label_list is not None:
-            roi_boxes += [clip_boxes.to(device=device, dtype=torch.float32) for clip_boxes in gt_box_list]
-            roi_batch += [torch.full((len(g),), b, device=device, dtype=torch.float32) for b, g in enumerate(gt_box_list)]
-        rois = torch.cat([torch.cat(roi_batch)[:, None], torch.cat(roi_boxes)], dim=1)
-        roi_logits = self.roi_head(pooled_map, rois)
+        box_logits = self.roi_head(pooled_map, roi_boxes)  # (sum of num_boxes, num_labels), clip by clip
 
-        max_boxes = max(num_boxes, default=0)
-        logits = roi_logits.new_full((batch_size, max_boxes, self.config.num_labels), PADDING_LOGIT)
-        mask = torch.zeros((batch_size, max_boxes), dtype=torch.bool, device=device)
-        offset = 0
-        for b, n in enumerate(num_boxes):
-            logits[b, :n] = roi_logits[offset : offset + n]
-            mask[b, :n] = True
-            offset += n
+        # (B, max boxes, num_labels), padding rows PADDING_LOGIT; the mask marks the real rows
+        logits = pad_sequence(list(box_logits.split(num_boxes)), batch_first=True, padding_value=PADDING_LOGIT)
+        mask = torch.arange(logits.shape[1], device=device)[None, :] < torch.tensor(num_boxes, device=device)[:, None]
 
         loss = None
         if label_list is not None:
-            loss = self._loss(roi_logits, roi_boxes, num_boxes, gt_box_list, label_list)
+            gt_roi_boxes = [clip_boxes.to(device=device, dtype=torch.float32) for clip_boxes in gt_box_list]
+            roi_logits = torch.cat([box_logits, self.roi_head(pooled_map, gt_roi_boxes)])
+            loss = self._loss(roi_logits, roi_boxes + gt_roi_boxes, num_boxes, gt_box_list, label_list)
+        return self._output(logits, mask, feature_map, hidden_states, attentions, output_feature_map, return_dict,
+                            loss=loss)
 
+    def _encode(self, pixel_values, output_hidden_states: bool, output_attentions: bool):
+        """The backbone: (feature map (B, C, T', h, w), its temporal mean (B, C, h, w), hidden states or None,
+        attention probabilities per block or None)."""
+        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
+            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
+        return feature_map, feature_map.mean(dim=2), hidden_states, tuple(attentions) if output_attentions else None
+
+    @staticmethod
+    def _output(logits, mask, feature_map, hidden_states, attentions, output_feature_map: bool, return_dict: bool,
+                loss=None):
         output = VideoMAEActionDetectionOutput(
             loss=loss,
             logits=logits,
             boxes_mask=mask,
             feature_map=feature_map if output_feature_map else None,
             hidden_states=hidden_states,
-            attentions=tuple(attentions) if output_attentions else None,
+            attentions=attentions,
         )
         return output if return_dict else output.to_tuple()
 
@@ -555,9 +560,8 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
                                  f"{tuple(boxes_mask.shape)}")
             real = boxes.reshape(-1, 4) if boxes_mask is None else boxes[boxes_mask.bool()]
             _check_boxes([real], "boxes")
-        with _recorded_attentions(self.videomae.encoder, output_attentions) as attentions:
-            feature_map, hidden_states = self.videomae(pixel_values, output_hidden_states=output_hidden_states)
-        pooled_map = feature_map.mean(dim=2)
+        feature_map, pooled_map, hidden_states, attentions = self._encode(pixel_values, output_hidden_states,
+                                                                          output_attentions)
         batch_index = torch.arange(batch_size, device=pooled_map.device, dtype=torch.float32)
         batch_index = batch_index[:, None, None].expand(batch_size, num_boxes, 1)
         rois = torch.cat([batch_index, boxes.to(device=pooled_map.device, dtype=torch.float32)], dim=-1)
@@ -567,14 +571,7 @@ class VideoMAEForActionDetection(VideoMAEActionDetectionPreTrainedModel):
         else:
             mask = boxes_mask.to(device=logits.device, dtype=torch.bool)
         logits = torch.where(mask[..., None], logits, torch.full_like(logits, PADDING_LOGIT))
-        output = VideoMAEActionDetectionOutput(
-            logits=logits,
-            boxes_mask=mask,
-            feature_map=feature_map if output_feature_map else None,
-            hidden_states=hidden_states,
-            attentions=tuple(attentions) if output_attentions else None,
-        )
-        return output if return_dict else output.to_tuple()
+        return self._output(logits, mask, feature_map, hidden_states, attentions, output_feature_map, return_dict)
 
     def _check_attention_implementation(self, output_attentions: bool) -> None:
         """Clear errors where the chosen attention back-end cannot give what is asked."""
