@@ -176,6 +176,17 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
         self.action_ids = [int(action_id) for action_id in action_ids] if action_ids is not None else None
         self._check_settings(self.scale_range, self.flip_ratio)
 
+    @classmethod
+    def from_model_config(cls, config, **kwargs) -> "VideoMAEActionDetectionVideoProcessor":
+        """A processor (the AVA evaluation settings, or `kwargs`) naming the actions as a model config does: its
+        `id2label`, and its `label_action_ids` when they are not AVA's `index + 1` (`config` may be a model)."""
+        config = getattr(config, "config", config)
+        id2label = {int(index): name for index, name in config.id2label.items()}
+        action_ids = getattr(config, "label_action_ids", None)
+        if action_ids is not None and list(action_ids) == list(range(1, len(id2label) + 1)):
+            action_ids = None
+        return cls(id2label=id2label, action_ids=action_ids, **kwargs)
+
     @staticmethod
     def _check_settings(scale_range, flip_ratio):
         if scale_range is not None:
@@ -474,10 +485,7 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                 out_boxes = out_boxes * torch.tensor([width, height, width, height], dtype=torch.float64)
             box_action_ids, label_scores, label_names, kept = [], [], [], []
             for box_scores in scores:
-                order = torch.argsort(box_scores, descending=True, stable=True)
-                order = order[box_scores[order] > threshold]
-                if top_k is not None:
-                    order = order[: int(top_k)]
+                order = torch.from_numpy(top_action_order(box_scores.numpy(), top_k, threshold))
                 kept.append(order)
                 box_action_ids.append(action_id_table[order].tolist())
                 label_scores.append([float(box_scores[i]) for i in order])
@@ -500,6 +508,14 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                 }
             )
         return results
+
+
+def top_action_order(scores: np.ndarray, top_k: int | None, threshold: float) -> np.ndarray:
+    """Indices of the actions of one person scoring > `threshold`, best first (equal scores: lower index first), at
+    most `top_k` (None: all); `scores (num_labels,)`. The one selector of post-processing, records and drawings."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    order = order[np.asarray(scores)[order] > threshold]
+    return order[: int(top_k)] if top_k is not None else order
 
 
 def _is_frame(item) -> bool:
@@ -542,4 +558,11 @@ def _pad_boxes(box_list):
     return padded, mask
 
 
-__all__ = ["MMACTION2_MEAN", "MMACTION2_STD", "TrainAugmentation", "VideoMAEActionDetectionVideoProcessor", "rescaled_size"]
+__all__ = [
+    "MMACTION2_MEAN",
+    "MMACTION2_STD",
+    "TrainAugmentation",
+    "VideoMAEActionDetectionVideoProcessor",
+    "rescaled_size",
+    "top_action_order",
+]

@@ -15,19 +15,16 @@ import torch
 from conftest import fixture_path, tiny_config
 
 from videomae_action_detection.processing import read_clip
-from videomae_action_detection.processing.annotated_video import box_mask
+from videomae_action_detection.processing.inference.annotated_video import box_mask
 from videomae_action_detection.processing.synthetic_video import write_synthetic_video
-from videomae_action_detection.processing.video_action_detection import (
-    ObjectDetectorBoxes,
-    ProposalsFile,
-    Timings,
-    detect_actions,
-    keyframe_schedule,
-    load_action_detector,
-    main,
-    probe_video,
-    write_outputs,
-)
+from videomae_action_detection.processing.inference.command import main
+from videomae_action_detection.processing.inference.model_loading import load_action_detector
+from videomae_action_detection.processing.inference.proposals_file import ProposalsFile
+from videomae_action_detection.processing.inference.video_detection import detect_actions
+from videomae_action_detection.processing.inference.writers import write_outputs
+from videomae_action_detection.processing.keyframe_actions import Timings
+from videomae_action_detection.processing.person_boxes import ObjectDetectorBoxes
+from videomae_action_detection.processing.video_keyframes import keyframe_schedule, probe_video
 from videomae_action_detection.processing.formats.ava_files import read_ava_csv
 
 
@@ -266,7 +263,7 @@ def test_bad_videos(model_folder, proposals_pkl, tmp_path, capsys):
 def test_batches_stream_and_bf16(bikes, model_folder, proposals_pkl, monkeypatch):
     """Clips are read one batch at a time (the first result comes after `batch_size` clips, not all of them); bf16
     gives the fp32 scores to bf16 precision."""
-    import videomae_action_detection.processing.video_action_detection as core
+    import videomae_action_detection.processing.keyframe_actions as core
 
     reads = []
     original = core.read_clips

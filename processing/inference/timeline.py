@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .annotated_video import PALETTE
-from .cli.plotting import new_figure, save_png
+from ..cli.plotting import new_figure, save_png
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..modeling import ava_id2label
-from .clip_reader import displayed_rgb, open_video, video_rotation
-from .cli.progress import progress_bar
+from ...modeling import ava_id2label, index_to_action_id
+from ..clip_reader import displayed_rgb, open_video, video_rotation
+from ..cli.progress import progress_bar
+from ..video_processing_videomae_action_detection import top_action_order
 
 
 # Distinct colours for successive persons of a keyframe (RGB).
@@ -92,11 +93,8 @@ def draw_detections(frame: np.ndarray, boxes: np.ndarray, labels: Sequence[Seque
 
 
 def _labels(scores: np.ndarray, top_k: int | None, threshold: float, id2label: dict) -> list[str]:
-    order = np.argsort(-scores, kind="stable")
-    order = order[scores[order] > threshold]
-    if top_k is not None:
-        order = order[:top_k]
-    return [f"{id2label.get(int(i), str(int(i) + 1))} {float(scores[i]):.2f}" for i in order]
+    return [f"{id2label.get(int(i), str(index_to_action_id(i)))} {float(scores[i]):.2f}"
+            for i in top_action_order(scores, top_k, threshold)]
 
 
 def write_annotated_video(
