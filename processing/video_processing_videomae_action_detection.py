@@ -548,14 +548,12 @@ def _resize(clip, pixel_boxes, new_size, interpolation):
 
 
 def _pad_boxes(box_list):
-    """(B, N_max, 4) zero-padded boxes and the (B, N_max) mask of real ones."""
-    max_boxes = max((len(boxes) for boxes in box_list), default=0)
-    padded = torch.zeros((len(box_list), max_boxes, 4), dtype=torch.float32)
-    mask = torch.zeros((len(box_list), max_boxes), dtype=torch.bool)
-    for index, boxes in enumerate(box_list):
-        padded[index, : len(boxes)] = boxes
-        mask[index, : len(boxes)] = True
-    return padded, mask
+    """Per-clip `(N_i, 4)` float32 boxes (B >= 1 clips) -> `(B, N_max, 4)` zero-padded boxes and the `(B, N_max)`
+    mask of real ones."""
+    padded = torch.nn.utils.rnn.pad_sequence([boxes.reshape(-1, 4) for boxes in box_list], batch_first=True)
+    mask = torch.nn.utils.rnn.pad_sequence([torch.ones(len(boxes), dtype=torch.bool) for boxes in box_list],
+                                           batch_first=True)
+    return padded.to(torch.float32), mask
 
 
 __all__ = [
