@@ -368,3 +368,21 @@ def test_pipeline_runs_as_remote_code_where_the_package_is_not_installed(tmp_pat
     assert remote["class"].startswith("transformers_modules.")
     assert remote["file"] == remote["frames"] == json.loads(json.dumps(installed))
     assert [len(record["persons"]) for record in installed] == [2, 0, 1]
+
+
+def test_cli_writes_the_models_own_action_ids_and_names(bikes, proposals_pkl, tmp_path):
+    """A model of 3 actions (AVA ids 12, 14, 79): the CSV and the JSON give those ids and names, not column + 1."""
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    names = {0: "stand", 1: "walk", 2: "talk to"}
+    config = tiny_config(id2label=names, action_ids=[12, 14, 79])
+    VideoMAEForActionDetection(config).eval().save_pretrained(tmp_path / "model")
+    assert main([bikes, "--model", str(tmp_path / "model"), "--proposals", proposals_pkl, "--end", "1", "--short_side",
+                 "64", "--action_threshold", "0", "--label_threshold", "0", "--top_k", "3", "--output_dir",
+                 str(tmp_path), "--no_progress"]) == 0
+    rows = read_ava_csv(tmp_path / "actions.csv")
+    assert rows.num_rows == 3 and sorted(rows.action_ids.tolist()) == [12, 14, 79]
+    (person,) = json.loads((tmp_path / "actions.json").read_text())["keyframes"][0]["persons"]
+    assert {(action["action_id"], action["label"]) for action in person["actions"]} == {
+        (12, "stand"), (14, "walk"), (79, "talk to")}
