@@ -122,7 +122,7 @@ def write_annotated_video(
         top_k, threshold: the actions shown per person (at most `top_k`, scores > threshold).
         id2label: classifier index -> action name (default: the AVA names).
         lossless: `libx264rgb` at qp 0 instead of `libx264` yuv420p at `crf`.
-        progress: a progress bar over the frames (`processing.progress`: only on a terminal, off after `--quiet`).
+        progress: a progress bar over the frames (`processing.cli.progress`: only on a terminal, off after `--quiet`).
 
     Returns:
         the number of frames written (the input's).
