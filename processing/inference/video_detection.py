@@ -7,27 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..cli.progress import progress_bar
-from ..keyframe_actions import DEFAULT_FRAME_INTERVAL, KeyframeResult, Timings, detect_keyframe_actions
+from ..keyframe_actions import KeyframeResult, detect_keyframe_actions
 from ..video_keyframes import probe_video
 
 
-def detect_actions(
-    video: str | os.PathLike,
-    model,
-    processor=None,
-    person_boxes: Callable | None = None,
-    *,
-    video_id: str | None = None,
-    stride=1,
-    start=0,
-    end=None,
-    batch_size: int = 4,
-    frame_interval: int = DEFAULT_FRAME_INTERVAL,
-    person_threshold: float = 0.0,
-    short_side: int | None = None,
-    progress: bool = True,
-    timings: Timings | None = None,
-) -> Iterator[KeyframeResult]:
+def detect_actions(video: str | os.PathLike, model, processor=None, person_boxes: Callable | None = None, *,
+                   video_id: str | None = None, progress: bool = True, **settings) -> Iterator[KeyframeResult]:
     """Run the action detector over a video file, one keyframe result at a time (a generator).
 
     Args:
@@ -35,9 +20,9 @@ def detect_actions(
         video_id: id for the proposals lookup and the CSV (default: the file stem).
         progress: show a progress bar over keyframes (`processing.cli.progress`: only on a terminal, off after
             `set_quiet()`).
-        model, processor, person_boxes, stride, start, end, batch_size, frame_interval, person_threshold, short_side,
-        timings: as `processing.keyframe_actions.detect_keyframe_actions` (`person_boxes`: a `ProposalsFile`, an
-        `ObjectDetectorBoxes`, a `GivenPersonBoxes` or any person-box source).
+        model, processor, person_boxes, settings (`stride`, `start`, `end`, `batch_size`, `frame_interval`,
+        `person_threshold`, `short_side`, `timings`): as `processing.keyframe_actions.detect_keyframe_actions`
+        (`person_boxes`: a `ProposalsFile`, an `ObjectDetectorBoxes`, a `GivenPersonBoxes` or any person-box source).
 
     Raises:
         FileNotFoundError: no such video. ValueError: not a readable video, a video id the proposals do not have.
@@ -48,11 +33,8 @@ def detect_actions(
     def bar(total: int):
         return progress_bar(total=total, unit="keyframe", desc=f"actions in {Path(info.path).name}", enabled=progress)
 
-    return detect_keyframe_actions(
-        info.path, info, model, processor, person_boxes, video_id=video_id, stride=stride, start=start, end=end,
-        batch_size=batch_size, frame_interval=frame_interval, person_threshold=person_threshold,
-        short_side=short_side, timings=timings, progress=bar,
-    )
+    return detect_keyframe_actions(info.path, info, model, processor, person_boxes, video_id=video_id, progress=bar,
+                                   **settings)
 
 
 __all__ = ["detect_actions"]
