@@ -49,6 +49,7 @@ from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, Vi
 from videomae_action_detection.modeling.modeling_videomae_action_detection import sinusoid_position_table
 from videomae_action_detection.processing import ava_video_processor
 from videomae_action_detection.processing.cli.progress import progress_bar
+from videomae_action_detection.processing.inference.pipeline import add_pipeline_code
 from videomae_action_detection.training.model_card import (
     ConvertedCheckpoint,
     build_backbone_card,
@@ -671,6 +672,7 @@ def convert(
         if kind == DETECTION:
             save_converted(model, staging, max_shard_size=max_shard_size)
             ava_video_processor(model_config).save_pretrained(staging)  # + its remote-code files
+            add_pipeline_code(staging)  # the "video-action-detection" pipeline as remote code
             results = [reported_result(recipe)] if release_match else []
             card = build_model_card(
                 model_name,

@@ -57,7 +57,7 @@ setup(
     entry_points={
         "console_scripts": [
             "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
-            "videomae-action-detection=videomae_action_detection.processing.video_action_detection:main",
+            "videomae-action-detection=videomae_action_detection.processing.inference.command:main",
             "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
             "videomae-ava-toy-dataset=videomae_action_detection.training.toy_dataset:main",
             "videomae-ava-train=videomae_action_detection.training.run_action_detection:console_main",

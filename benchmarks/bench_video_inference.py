@@ -54,13 +54,11 @@ def trimmed_copy(video: str, seconds: float, folder: str) -> str:
 def run_variant(name: str, args, folder: str) -> dict:
     from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
     from videomae_action_detection.processing import ava_video_processor
-    from videomae_action_detection.processing.annotated_video import write_annotated_video
-    from videomae_action_detection.processing.video_action_detection import (
-        DTYPES,
-        ProposalsFile,
-        Timings,
-        detect_actions,
-    )
+    from videomae_action_detection.processing.inference.annotated_video import write_annotated_video
+    from videomae_action_detection.processing.inference.model_loading import DTYPES
+    from videomae_action_detection.processing.inference.proposals_file import ProposalsFile
+    from videomae_action_detection.processing.inference.video_detection import detect_actions
+    from videomae_action_detection.processing.keyframe_actions import Timings
 
     torch.manual_seed(0)
     model = VideoMAEForActionDetection(VideoMAEActionDetectionConfig(**VARIANTS[name])).eval()

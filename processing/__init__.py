@@ -28,20 +28,16 @@ AutoVideoProcessor.register(VideoMAEActionDetectionConfig, VideoMAEActionDetecti
 # save_pretrained then writes `auto_map` and copies the processor's code files, for `trust_remote_code=True` loading.
 VideoMAEActionDetectionVideoProcessor.register_for_auto_class("AutoVideoProcessor")
 
+# Registers the "video-action-detection" pipeline (the installed package's: it also reads proposals files).
+from .inference import pipeline as _video_action_detection_pipeline  # noqa: E402,F401
+
 
 def ava_video_processor(config=None, **kwargs) -> VideoMAEActionDetectionVideoProcessor:
     """A `VideoMAEActionDetectionVideoProcessor` whose `id2label` comes from `config` (a model config or model) or,
     by default, the official AVA action names (`modeling.ava_labels`). `kwargs` are processor settings."""
-    action_ids = None
     if config is not None:
-        config = getattr(config, "config", config)
-        id2label = {int(index): name for index, name in config.id2label.items()}
-        label_action_ids = getattr(config, "label_action_ids", None)
-        if label_action_ids is not None and label_action_ids != list(range(1, len(id2label) + 1)):
-            action_ids = label_action_ids
-    else:
-        id2label = ava_id2label()
-    return VideoMAEActionDetectionVideoProcessor(id2label=id2label, action_ids=action_ids, **kwargs)
+        return VideoMAEActionDetectionVideoProcessor.from_model_config(config, **kwargs)
+    return VideoMAEActionDetectionVideoProcessor(id2label=ava_id2label(), **kwargs)
 
 
 __all__ = [

@@ -89,6 +89,13 @@ def _centre_frame_number(timestamp, timestamp_start, fps) -> int:
     return int(round(centre))
 
 
+def frame_number_shown_at(timestamp, *, timestamp_start=0, fps=AVA_FPS) -> int:
+    """The 1-based timeline number of the frame shown at second `timestamp` (frame `k` is shown from
+    `timestamp_start + (k - 1) / fps`): one past the centre frame `ava_clip_frame_numbers` gives the keyframe's clip.
+    `fps * (timestamp - timestamp_start)` must be a whole number of frames."""
+    return _centre_frame_number(timestamp, timestamp_start, fps) + 1
+
+
 def ava_clip_frame_numbers(
     timestamp,
     *,

@@ -176,6 +176,17 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
         self.action_ids = [int(action_id) for action_id in action_ids] if action_ids is not None else None
         self._check_settings(self.scale_range, self.flip_ratio)
 
+    @classmethod
+    def from_model_config(cls, config, **kwargs) -> "VideoMAEActionDetectionVideoProcessor":
+        """A processor (the AVA evaluation settings, or `kwargs`) naming the actions as a model config does: its
+        `id2label`, and its `label_action_ids` when they are not AVA's `index + 1` (`config` may be a model)."""
+        config = getattr(config, "config", config)
+        id2label = {int(index): name for index, name in config.id2label.items()}
+        action_ids = getattr(config, "label_action_ids", None)
+        if action_ids is not None and list(action_ids) == list(range(1, len(id2label) + 1)):
+            action_ids = None
+        return cls(id2label=id2label, action_ids=action_ids, **kwargs)
+
     @staticmethod
     def _check_settings(scale_range, flip_ratio):
         if scale_range is not None:
@@ -474,10 +485,7 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                 out_boxes = out_boxes * torch.tensor([width, height, width, height], dtype=torch.float64)
             box_action_ids, label_scores, label_names, kept = [], [], [], []
             for box_scores in scores:
-                order = torch.argsort(box_scores, descending=True, stable=True)
-                order = order[box_scores[order] > threshold]
-                if top_k is not None:
-                    order = order[: int(top_k)]
+                order = torch.from_numpy(top_action_order(box_scores.numpy(), top_k, threshold))
                 kept.append(order)
                 box_action_ids.append(action_id_table[order].tolist())
                 label_scores.append([float(box_scores[i]) for i in order])
@@ -500,6 +508,14 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                 }
             )
         return results
+
+
+def top_action_order(scores: np.ndarray, top_k: int | None, threshold: float) -> np.ndarray:
+    """Indices of the actions of one person scoring > `threshold`, best first (equal scores: lower index first), at
+    most `top_k` (None: all); `scores (num_labels,)`. The one selector of post-processing, records and drawings."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    order = order[np.asarray(scores)[order] > threshold]
+    return order[: int(top_k)] if top_k is not None else order
 
 
 def _is_frame(item) -> bool:
@@ -532,14 +548,19 @@ def _resize(clip, pixel_boxes, new_size, interpolation):
 
 
 def _pad_boxes(box_list):
-    """(B, N_max, 4) zero-padded boxes and the (B, N_max) mask of real ones."""
-    max_boxes = max((len(boxes) for boxes in box_list), default=0)
-    padded = torch.zeros((len(box_list), max_boxes, 4), dtype=torch.float32)
-    mask = torch.zeros((len(box_list), max_boxes), dtype=torch.bool)
-    for index, boxes in enumerate(box_list):
-        padded[index, : len(boxes)] = boxes
-        mask[index, : len(boxes)] = True
-    return padded, mask
+    """Per-clip `(N_i, 4)` float32 boxes (B >= 1 clips) -> `(B, N_max, 4)` zero-padded boxes and the `(B, N_max)`
+    mask of real ones."""
+    padded = torch.nn.utils.rnn.pad_sequence([boxes.reshape(-1, 4) for boxes in box_list], batch_first=True)
+    mask = torch.nn.utils.rnn.pad_sequence([torch.ones(len(boxes), dtype=torch.bool) for boxes in box_list],
+                                           batch_first=True)
+    return padded.to(torch.float32), mask
 
 
-__all__ = ["MMACTION2_MEAN", "MMACTION2_STD", "TrainAugmentation", "VideoMAEActionDetectionVideoProcessor", "rescaled_size"]
+__all__ = [
+    "MMACTION2_MEAN",
+    "MMACTION2_STD",
+    "TrainAugmentation",
+    "VideoMAEActionDetectionVideoProcessor",
+    "rescaled_size",
+    "top_action_order",
+]

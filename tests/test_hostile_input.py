@@ -50,7 +50,7 @@ _BOM = b"\xef\xbb\xbf"
 
 def test_bom_is_not_part_of_the_first_video_id_in_any_csv_reader(tmp_path):
     """with a UTF-8 BOM the slow CSV paths read the first video id as '\\ufeffvidA'."""
-    from videomae_action_detection.processing.video_action_detection import ProposalsFile
+    from videomae_action_detection.processing.inference.proposals_file import ProposalsFile
     from videomae_action_detection.training.ava_annotations import read_excluded_keyframes
     from videomae_action_detection.processing.formats.ava_files import read_ava_csv, read_keyframe_list, read_label_map
 
@@ -337,7 +337,7 @@ def test_toy_set_with_a_damaged_file_is_rebuilt_not_reused(tmp_path, damage):
 
 # ------------------------------------------------------------------------------------------- command lines
 def _commands():
-    from videomae_action_detection.processing import video_action_detection
+    from videomae_action_detection.processing.inference import command as video_action_detection
     from videomae_action_detection.training import ava_dataset, ava_evaluation, toy_dataset
 
     return {
@@ -443,7 +443,7 @@ def tiny_model_folder(tmp_path_factory):
 def test_inference_cli_checks_outputs_first_and_names_what_is_wrong(tmp_path, tiny_model_folder, capsys):
     import pickle
 
-    from videomae_action_detection.processing import video_action_detection
+    from videomae_action_detection.processing.inference import command as video_action_detection
 
     video = write_synthetic_video(tmp_path / "clip.mp4", 90, width=64, height=48)
     proposals = tmp_path / "proposals.pkl"
@@ -479,7 +479,7 @@ def test_inference_cli_checks_outputs_first_and_names_what_is_wrong(tmp_path, ti
 
 def test_annotated_video_write_error_blames_the_output_not_the_input(tmp_path, monkeypatch):
     """an encoder / muxer failure was reported as 'error while decoding video <input>'."""
-    from videomae_action_detection.processing import annotated_video
+    from videomae_action_detection.processing.inference import annotated_video
     from videomae_action_detection.processing.cli.conventions import atomic_output
 
     video = write_synthetic_video(tmp_path / "input.mp4", 10)
@@ -566,7 +566,7 @@ def test_read_clip_applies_the_display_matrix_of_a_rotated_phone_video(tmp_path)
     """a 90-degree phone video came back sideways (48x64 stored = 64x48 shown ignored)."""
     from videomae_action_detection.processing.clip_reader import video_rotation
     from videomae_action_detection.processing.synthetic_video import synthetic_frame
-    from videomae_action_detection.processing.video_action_detection import probe_video
+    from videomae_action_detection.processing.video_keyframes import probe_video
 
     path = _rotated_video(tmp_path / "phone.mp4", -90)  # FFmpeg: counter-clockwise degrees; -90 = turn clockwise
     assert video_rotation(path) == 270
@@ -582,9 +582,9 @@ def test_annotated_video_of_a_rotated_video_is_upright_with_boxes_in_the_shown_f
     """the annotated video dropped the rotation (written sideways, boxes in stored coordinates)."""
     import av
 
-    from videomae_action_detection.processing.annotated_video import write_annotated_video
+    from videomae_action_detection.processing.inference.annotated_video import write_annotated_video
     from videomae_action_detection.processing.clip_reader import displayed_rgb
-    from videomae_action_detection.processing.video_action_detection import KeyframeResult
+    from videomae_action_detection.processing.keyframe_actions import KeyframeResult
 
     path = _rotated_video(tmp_path / "phone.mp4", -90)
     box = np.array([[0.0, 0.0, 0.5, 0.25]])  # normalised in the shown (portrait) frame: left half, top quarter

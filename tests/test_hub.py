@@ -476,3 +476,12 @@ def test_push_to_a_fake_hub_sends_every_file_intact(tmp_path):
         assert hub.files["tester/tiny"][name] == content, name
     assert '"tester/tiny"' in local["README.md"].decode()  # the card's code sample names the pushed repo
     assert all(request.startswith(("GET", "HEAD")) for request in hub.unhandled), hub.unhandled
+
+
+def test_converted_folder_declares_the_video_action_detection_pipeline(remote_run):
+    """The converter's folder carries the pipeline as remote code (`pipeline(..., trust_remote_code=True)`)."""
+    converted = remote_run["converted"]
+    config = json.loads((converted / "config.json").read_text())
+    assert config["custom_pipelines"]["video-action-detection"]["impl"] == (
+        "pipeline_video_action_detection.VideoActionDetectionPipeline")
+    assert (converted / "pipeline_video_action_detection.py").is_file() and (converted / "person_boxes.py").is_file()

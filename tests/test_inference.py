@@ -15,19 +15,16 @@ import torch
 from conftest import fixture_path, tiny_config
 
 from videomae_action_detection.processing import read_clip
-from videomae_action_detection.processing.annotated_video import box_mask
+from videomae_action_detection.processing.inference.annotated_video import box_mask
 from videomae_action_detection.processing.synthetic_video import write_synthetic_video
-from videomae_action_detection.processing.video_action_detection import (
-    ObjectDetectorBoxes,
-    ProposalsFile,
-    Timings,
-    detect_actions,
-    keyframe_schedule,
-    load_action_detector,
-    main,
-    probe_video,
-    write_outputs,
-)
+from videomae_action_detection.processing.inference.command import main
+from videomae_action_detection.processing.inference.model_loading import load_action_detector
+from videomae_action_detection.processing.inference.proposals_file import ProposalsFile
+from videomae_action_detection.processing.inference.video_detection import detect_actions
+from videomae_action_detection.processing.inference.writers import write_outputs
+from videomae_action_detection.processing.keyframe_actions import Timings
+from videomae_action_detection.processing.person_boxes import ObjectDetectorBoxes
+from videomae_action_detection.processing.video_keyframes import keyframe_schedule, probe_video
 from videomae_action_detection.processing.formats.ava_files import read_ava_csv
 
 
@@ -266,7 +263,7 @@ def test_bad_videos(model_folder, proposals_pkl, tmp_path, capsys):
 def test_batches_stream_and_bf16(bikes, model_folder, proposals_pkl, monkeypatch):
     """Clips are read one batch at a time (the first result comes after `batch_size` clips, not all of them); bf16
     gives the fp32 scores to bf16 precision."""
-    import videomae_action_detection.processing.video_action_detection as core
+    import videomae_action_detection.processing.keyframe_actions as core
 
     reads = []
     original = core.read_clips
@@ -284,3 +281,108 @@ def test_batches_stream_and_bf16(bikes, model_folder, proposals_pkl, monkeypatch
     half = list(detect_actions(bikes, model_bf16, processor, ProposalsFile(proposals_pkl), end=1, short_side=64,
                                progress=False))
     np.testing.assert_allclose(half[0].action_scores, first.action_scores, atol=0.03)
+
+
+# ------------------------------------------------------------------------------------------------ the pipeline
+# Person boxes given directly, per keyframe second: 0 s two persons (one with a score), 1 s none, 2 s one.
+GIVEN_BOXES = {0: [[0.10, 0.20, 0.45, 0.95], [0.55, 0.10, 0.90, 0.80]], 2: [[0.20, 0.15, 0.60, 0.90, 0.95]]}
+
+
+def test_pipeline_takes_a_video_as_frames_at_their_fps(model_folder, tmp_path):
+    """PIL images or (H, W, 3) arrays at a stated fps give exactly the records of the video file they were decoded
+    from (a 25-fps video: timeline frame k is the last frame shown at (k - 1) / 30 s in both)."""
+    from PIL import Image
+    from transformers import pipeline
+
+    video = write_synthetic_video(tmp_path / "clip.mp4", 75, width=64, height=48, fps=25)
+    frames, _ = decode_rgb(video)
+    detector = pipeline("video-action-detection", model=model_folder)
+    settings = dict(person_boxes=GIVEN_BOXES, short_side=64, top_k=None, person_threshold=0.5)
+    from_file = detector(str(video), **settings)
+    assert [record["timestamp"] for record in from_file] == [0, 1, 2]
+    assert [len(record["persons"]) for record in from_file] == [2, 0, 1]
+    assert from_file[2]["persons"][0]["person_score"] == pytest.approx(0.95)
+    assert from_file[0]["persons"][1]["pixel_box"] == pytest.approx({"xmin": 0.55 * 64, "ymin": 0.10 * 48,
+                                                                     "xmax": 0.90 * 64, "ymax": 0.80 * 48})
+    assert detector(frames, fps=25, **settings) == from_file
+    assert detector([Image.fromarray(frame) for frame in frames], fps=25, **settings) == from_file
+    # other rates sample other frames: the records differ (the frames are taken at their stated times)
+    assert detector(frames, fps=30, **settings) != from_file
+
+    with pytest.raises(ValueError, match="needs its frame rate: pass fps="):
+        detector(frames, **settings)
+    with pytest.raises(ValueError, match="fps= is for a video given as frames"):
+        detector(str(video), fps=25, **settings)
+    with pytest.raises(ValueError, match="boxes at 0.5 s, which is not a keyframe"):
+        detector(frames, fps=25, person_boxes={0.5: [[0.1, 0.1, 0.5, 0.5]]})
+    with pytest.raises(ValueError, match=r"person_boxes\[0\]: a box has x2 < x1"):
+        detector(frames, fps=25, person_boxes={0: [[0.5, 0.1, 0.1, 0.5]]})
+    with pytest.raises(ValueError, match="exactly one of `person_boxes`"):
+        detector(frames, fps=25)
+
+
+def test_pipeline_runs_as_remote_code_where_the_package_is_not_installed(tmp_path):
+    """A folder saved as the converter and the finetuning script save it (model, processor, `add_pipeline_code`)
+    gives, through `pipeline(..., trust_remote_code=True)` in a process that cannot import this package, the records
+    of the installed package's pipeline, from a file and from frames."""
+    from transformers import pipeline
+
+    from conftest import run_without_package
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+    from videomae_action_detection.processing import ava_video_processor
+    from videomae_action_detection.processing.inference.pipeline import VideoActionDetectionPipeline, add_pipeline_code
+
+    torch.manual_seed(0)
+    folder = tmp_path / "detector"
+    model = VideoMAEForActionDetection(tiny_config()).eval()
+    model.save_pretrained(folder)
+    ava_video_processor(model.config, size={"shortest_edge": 64}).save_pretrained(folder)
+    add_pipeline_code(folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["custom_pipelines"] == {"video-action-detection": {
+        "impl": "pipeline_video_action_detection.VideoActionDetectionPipeline", "pt": ["AutoModel"], "type": "video"}}
+    assert {"pipeline_video_action_detection.py", "keyframe_actions.py", "person_boxes.py", "video_keyframes.py",
+            "clip_reader.py"} <= {path.name for path in folder.iterdir()}
+    video = write_synthetic_video(tmp_path / "clip.mp4", 75, width=64, height=48, fps=25)
+    # A folder declaring its pipeline asks for trust_remote_code; the installed package's class is given explicitly.
+    installed = pipeline("video-action-detection", model=str(folder), pipeline_class=VideoActionDetectionPipeline)(
+        str(video), person_boxes=GIVEN_BOXES, top_k=5)
+
+    result = run_without_package(
+        f"""
+        import json
+        import av
+        from transformers import pipeline
+        detector = pipeline(model={str(folder)!r}, trust_remote_code=True)  # the task comes from custom_pipelines
+        boxes = {{int(key): value for key, value in json.loads({json.dumps(GIVEN_BOXES)!r}).items()}}
+        with av.open({str(video)!r}) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        print("RESULT " + json.dumps({{
+            "class": type(detector).__module__,
+            "file": detector({str(video)!r}, person_boxes=boxes, top_k=5),
+            "frames": detector(frames, fps=25, person_boxes=boxes, top_k=5),
+        }}))
+        """
+    )
+    remote = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert remote["class"].startswith("transformers_modules.")
+    assert remote["file"] == remote["frames"] == json.loads(json.dumps(installed))
+    assert [len(record["persons"]) for record in installed] == [2, 0, 1]
+
+
+def test_cli_writes_the_models_own_action_ids_and_names(bikes, proposals_pkl, tmp_path):
+    """A model of 3 actions (AVA ids 12, 14, 79): the CSV and the JSON give those ids and names, not column + 1."""
+    from videomae_action_detection.modeling import VideoMAEForActionDetection
+
+    torch.manual_seed(0)
+    names = {0: "stand", 1: "walk", 2: "talk to"}
+    config = tiny_config(id2label=names, action_ids=[12, 14, 79])
+    VideoMAEForActionDetection(config).eval().save_pretrained(tmp_path / "model")
+    assert main([bikes, "--model", str(tmp_path / "model"), "--proposals", proposals_pkl, "--end", "1", "--short_side",
+                 "64", "--action_threshold", "0", "--label_threshold", "0", "--top_k", "3", "--output_dir",
+                 str(tmp_path), "--no_progress"]) == 0
+    rows = read_ava_csv(tmp_path / "actions.csv")
+    assert rows.num_rows == 3 and sorted(rows.action_ids.tolist()) == [12, 14, 79]
+    (person,) = json.loads((tmp_path / "actions.json").read_text())["keyframes"][0]["persons"]
+    assert {(action["action_id"], action["label"]) for action in person["actions"]} == {
+        (12, "stand"), (14, "walk"), (79, "talk to")}

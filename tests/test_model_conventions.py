@@ -277,7 +277,7 @@ def test_video_processor_takes_one_clip_as_a_list_of_frames():
 
 
 def test_inference_records_carry_the_models_action_ids():
-    from videomae_action_detection.processing.video_action_detection import top_actions
+    from videomae_action_detection.processing.keyframe_actions import top_actions
 
     scores = np.array([0.2, 0.9, 0.5], dtype=np.float32)
     actions = top_actions(scores, top_k=2, id2label={0: "stand", 1: "walk", 2: "talk to"}, action_ids=[12, 14, 79])

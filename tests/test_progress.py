@@ -62,7 +62,7 @@ def test_no_bar_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
 
 def test_metric_conversion_and_annotated_video_show_progress(tmp_path, use_terminal):
     import convert_checkpoints
-    from videomae_action_detection.processing.annotated_video import write_annotated_video
+    from videomae_action_detection.processing.inference.annotated_video import write_annotated_video
     from videomae_action_detection.training.ava_evaluation import main
 
     stderr = use_terminal()

@@ -379,3 +379,12 @@ def test_two_process_training_with_torchrun(toy_dir, tmp_path):
     metrics = json.loads((output_dir / "eval_results.json").read_text())
     assert metrics["eval_scored_boxes"] == metrics["eval_proposals"] and metrics["eval_scored_keyframes"] == 15
     assert (output_dir / "model.safetensors").exists() and (output_dir / "README.md").exists()
+
+
+def test_saved_folder_declares_the_video_action_detection_pipeline(trained):
+    """The final save carries the pipeline as remote code (`pipeline(..., trust_remote_code=True)` without the package)."""
+    output_dir, _ = trained
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["custom_pipelines"]["video-action-detection"]["impl"] == (
+        "pipeline_video_action_detection.VideoActionDetectionPipeline")
+    assert (output_dir / "pipeline_video_action_detection.py").is_file() and (output_dir / "keyframe_actions.py").is_file()

@@ -127,8 +127,8 @@ def test_annotated_video_keeps_the_audio_stream(tmp_path):
 
     import numpy as np
 
-    from videomae_action_detection.processing.annotated_video import write_annotated_video
-    from videomae_action_detection.processing.video_action_detection import KeyframeResult
+    from videomae_action_detection.processing.inference.annotated_video import write_annotated_video
+    from videomae_action_detection.processing.keyframe_actions import KeyframeResult
 
     source = tmp_path / "with_audio.mp4"
     _video_with_audio(source)
@@ -150,7 +150,7 @@ def test_annotated_video_keeps_the_audio_stream(tmp_path):
 def test_audio_the_output_container_cannot_hold_is_an_error(tmp_path, monkeypatch):
     import av
 
-    from videomae_action_detection.processing.annotated_video import write_annotated_video
+    from videomae_action_detection.processing.inference.annotated_video import write_annotated_video
 
     source = tmp_path / "with_audio.mp4"
     _video_with_audio(source)
@@ -194,7 +194,7 @@ def _results(proposals):
 
     import numpy as np
 
-    from videomae_action_detection.processing.video_action_detection import KeyframeResult
+    from videomae_action_detection.processing.keyframe_actions import KeyframeResult
 
     rng = np.random.default_rng(0)
     return [KeyframeResult(Fraction(int(key[-4:])), np.array(boxes)[:, :4], np.array(boxes)[:, 4],
@@ -202,7 +202,7 @@ def _results(proposals):
 
 
 def test_iou_linking_keeps_a_person_on_one_track():
-    from videomae_action_detection.processing.timeline import link_tracks
+    from videomae_action_detection.processing.inference.timeline import link_tracks
 
     results = _results(TIMELINE_PROPOSALS)
     assert [track.boxes for track in link_tracks(results)] == [((0, 0), (1, 0), (2, 1)), ((1, 1), (2, 0)), ((3, 0),)]
@@ -225,8 +225,8 @@ def test_cli_timeline_draws_one_lane_per_track(tmp_path, capsys, tracking):
 
     from conftest import tiny_config
     from videomae_action_detection.modeling import VideoMAEForActionDetection
-    from videomae_action_detection.processing.annotated_video import PALETTE
-    from videomae_action_detection.processing.video_action_detection import main
+    from videomae_action_detection.processing.inference.annotated_video import PALETTE
+    from videomae_action_detection.processing.inference.command import main
 
     torch.manual_seed(0)
     VideoMAEForActionDetection(tiny_config()).eval().save_pretrained(tmp_path / "model")

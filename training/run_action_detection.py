@@ -55,6 +55,7 @@ from ..modeling import (
     VideoMAEForActionDetection,
 )
 from ..processing import ava_video_processor, read_clip, read_clips
+from ..processing.inference.pipeline import add_pipeline_code
 from ..processing.formats.detections import MMACTION2_ACTION_THRESHOLD, detections_from_outputs, keyframe_key
 from .ava_evaluation import groundtruth_from_references, outcome_to_metrics
 from ..processing.formats.ava_files import read_label_map, write_detections_csv
@@ -932,6 +933,7 @@ def main(argv: list[str] | None = None) -> dict:
         if chart is not None:
             figures.append((chart.path.name, f"Per-class AP ({chart.title})"))
         trainer.save_model(str(output_dir))
+        add_pipeline_code(output_dir)  # the "video-action-detection" pipeline as remote code
         write_card(output_dir)
     if training_args.push_to_hub:
         trainer.push_to_hub()

@@ -23,9 +23,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..modeling import ava_id2label
-from .clip_reader import displayed_rgb, open_video, video_rotation
-from .cli.progress import progress_bar
+from ...modeling import ava_id2label, index_to_action_id
+from ..clip_reader import displayed_rgb, open_video, video_rotation
+from ..cli.progress import progress_bar
+from ..video_processing_videomae_action_detection import top_action_order
 
 
 # Distinct colours for successive persons of a keyframe (RGB).
@@ -92,11 +93,8 @@ def draw_detections(frame: np.ndarray, boxes: np.ndarray, labels: Sequence[Seque
 
 
 def _labels(scores: np.ndarray, top_k: int | None, threshold: float, id2label: dict) -> list[str]:
-    order = np.argsort(-scores, kind="stable")
-    order = order[scores[order] > threshold]
-    if top_k is not None:
-        order = order[:top_k]
-    return [f"{id2label.get(int(i), str(int(i) + 1))} {float(scores[i]):.2f}" for i in order]
+    return [f"{id2label.get(int(i), str(index_to_action_id(i)))} {float(scores[i]):.2f}"
+            for i in top_action_order(scores, top_k, threshold)]
 
 
 def write_annotated_video(
@@ -124,7 +122,7 @@ def write_annotated_video(
         top_k, threshold: the actions shown per person (at most `top_k`, scores > threshold).
         id2label: classifier index -> action name (default: the AVA names).
         lossless: `libx264rgb` at qp 0 instead of `libx264` yuv420p at `crf`.
-        progress: a progress bar over the frames (`processing.progress`: only on a terminal, off after `--quiet`).
+        progress: a progress bar over the frames (`processing.cli.progress`: only on a terminal, off after `--quiet`).
 
     Returns:
         the number of frames written (the input's).

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .annotated_video import PALETTE
-from .cli.plotting import new_figure, save_png
+from ..cli.plotting import new_figure, save_png
+from ..video_processing_videomae_action_detection import top_action_order
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def plot_timeline(results: Sequence, path: str | os.PathLike, id2label: dict[int
     lanes = []  # (track, [(class index, scores per member)])
     for track in tracks:
         scores = np.stack([results[k].action_scores[b] for k, b in track.boxes])  # (members, classes)
-        best = np.argsort(-scores.max(axis=0), kind="stable")[: int(top_actions)]
+        best = top_action_order(scores.max(axis=0), int(top_actions), threshold=-np.inf)
         lanes.append((track, [(int(c), scores[:, c]) for c in best]))
     rows = sum(len(actions) for _, actions in lanes) + max(0, len(lanes) - 1)  # a blank row between lanes
     height = max(2.0, 0.22 * rows + 1.3)
