@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..processing.cli.progress import progress_bar
+from ...processing.cli.progress import progress_bar
 from .ava_annotations import AVA_TIMESTAMP_START, KeyframeRecord, KineticsClip, parse_clip_name
 
 logger = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
 """AVA frame-mAP@0.5IoU under the three protocols in use, from files or from model outputs, and its command line.
 
-    from videomae_action_detection.training.ava_evaluation import ava_frame_map
+    from videomae_action_detection.training.evaluation.ava_evaluation import ava_frame_map
     result = ava_frame_map("ava_val_v2.2.csv", "detections.csv", "ava_action_list_v2.2_for_activitynet_2019.pbtxt",
                            excluded_timestamps="ava_val_excluded_timestamps_v2.2.csv", protocol="mmaction2")
     result["protocol"], result["overall"]
 
-    python -m videomae_action_detection.training.ava_evaluation --groundtruth ava_val_v2.2.csv \
+    python -m videomae_action_detection.training.evaluation.ava_evaluation --groundtruth ava_val_v2.2.csv \
         --detections detections.csv --label_map ava_action_list_v2.2_for_activitynet_2019.pbtxt \
         --excluded_timestamps ava_val_excluded_timestamps_v2.2.csv --protocol activitynet-2019
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..processing.formats.ava_files import (
+from ...processing.formats.ava_files import (
     AvaCsvRows,
     iter_ava_csv,
     read_ava_csv,
@@ -35,8 +35,8 @@ from ..processing.formats.ava_files import (
     read_label_map,
     timestamp_text,
 )
-from ..processing.formats.detections import split_keyframe_key
-from ..processing.cli.progress import progress_bar, set_quiet
+from ...processing.formats.detections import split_keyframe_key
+from ...processing.cli.progress import progress_bar, set_quiet
 from .ava_frame_map_engine import IOU_THRESHOLD, AvaEvaluationWarning, FrameMapOutcome, score_frame_map
 from .ava_protocols import MMACTION2_GROUPS, PROTOCOLS, get_protocol
 
@@ -318,7 +318,7 @@ def _percent(value: float) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..processing.cli.conventions import HelpFormatter, add_log_level
+    from ...processing.cli.conventions import HelpFormatter, add_log_level
 
     parser = argparse.ArgumentParser(
         prog="videomae-ava-eval",
@@ -349,13 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: score a detections CSV; prints the report, optionally writes the metrics as JSON."""
-    from ..processing.cli.conventions import run_command
+    from ...processing.cli.conventions import run_command
 
     return run_command(_run, build_parser().parse_args(argv))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..processing.cli.conventions import check_output_file, write_text_atomic
+    from ...processing.cli.conventions import check_output_file, write_text_atomic
 
     if args.quiet:
         set_quiet()
@@ -363,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
         check_output_file(args.output_json, "--output_json")
     if args.plot is not None:
         try:
-            from ..processing.cli.plotting import require_matplotlib
+            from ...processing.cli.plotting import require_matplotlib
             from .ap_chart import plot_class_ap
 
             require_matplotlib()  # fails early, before the evaluation

@@ -51,8 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
-from ..processing.cli.progress import progress_bar, set_quiet
+from ...modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
+from ...processing.cli.progress import progress_bar, set_quiet
 
 TOY_DATASET_VERSION = 1
 FPS = 30
@@ -446,7 +446,7 @@ def _read_manifest(path: Path) -> dict | None:
 def _file_record(root: Path) -> dict[str, dict]:
     """What a complete set holds: `files` {relative path: bytes} for the annotation files and `videos` {relative
     path: frames} (libx264 output varies by a few bytes between runs; the frame count does not)."""
-    from ..processing.clip_reader import open_video
+    from ...processing.clip_reader import open_video
 
     files, videos = {}, {}
     for path in sorted(root.rglob("*")):
@@ -465,7 +465,7 @@ def _file_record(root: Path) -> dict[str, dict]:
 def _verify_files(root: Path, manifest: dict) -> str | None:
     """None when every file the manifest lists is there with its size and every video opens with its frame count,
     else what is wrong."""
-    from ..processing.clip_reader import open_video
+    from ...processing.clip_reader import open_video
 
     files, videos = manifest.get("files"), manifest.get("videos")
     if not isinstance(files, dict) or not isinstance(videos, dict) or not files or not videos:
@@ -528,7 +528,7 @@ def _build(staging: Path, config: ToyDatasetSettings, seed: int, progress: bool 
             counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True,
                                             bar=bar)
     manifest = {
-        "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
+        "description": "toy AVA-format data set of videomae_action_detection (training/data/toy_dataset.py)",
         "settings": asdict(config),
         "actions": {action_id: AVA_ACTION_NAMES[action_id] for action_id in TOY_ACTION_IDS},
         "action_groups": {action_id: AVA_ACTION_TYPES[action_id] for action_id in TOY_ACTION_IDS},
@@ -559,7 +559,7 @@ _SETTING_HELP = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..processing.cli.conventions import HelpFormatter, add_log_level
+    from ...processing.cli.conventions import HelpFormatter, add_log_level
 
     defaults = ToyDatasetSettings()
     parser = argparse.ArgumentParser(
@@ -585,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
-    from ..processing.cli.conventions import run_command
+    from ...processing.cli.conventions import run_command
 
     return run_command(_run, build_parser().parse_args(argv))
 

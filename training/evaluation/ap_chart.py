@@ -7,7 +7,7 @@ interaction; classes whose id and name are not AVA's go to "other"), sorted by A
 title names the mAP, the protocol and the number of classes; classes without an AP (no ground truth) are counted
 in a note under the chart, not drawn.
 
-    from videomae_action_detection.training.ap_chart import plot_class_ap
+    from videomae_action_detection.training.evaluation.ap_chart import plot_class_ap
     plot_class_ap(outcome, "ap.png")      # outcome: evaluate_ava_frame_map(...)
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES
-from ..processing.cli.plotting import new_figure, save_png
+from ...modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES
+from ...processing.cli.plotting import new_figure, save_png
 from .ava_frame_map_engine import IOU_THRESHOLD, FrameMapOutcome
 
 # Drawing order, legend name and bar colour (RGB) of each AVA action type.

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..processing.formats.ava_files import AvaCsvRows, read_ava_csv, read_keyframe_list
-from ..processing.clip_reader import AVA_FPS, AVA_TIMESTAMP_END, AVA_TIMESTAMP_START
-from ..processing.formats.untrusted_pickle import load_pickled_data
+from ...processing.formats.ava_files import AvaCsvRows, read_ava_csv, read_keyframe_list
+from ...processing.clip_reader import AVA_FPS, AVA_TIMESTAMP_END, AVA_TIMESTAMP_START
+from ...processing.formats.untrusted_pickle import load_pickled_data
 
 PERSON_DET_SCORE_THR = 0.9
 NUM_MAX_PROPOSALS = 1000
