@@ -56,7 +56,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "videomae-ava-eval=videomae_action_detection.training.evaluation.ava_evaluation:main",
+            "videomae-ava-eval=videomae_action_detection.training.evaluation.evaluation_command:main",
             "videomae-action-detection=videomae_action_detection.processing.video_action_detection:main",
             "videomae-ava-dataset=videomae_action_detection.training.data.dataset_command:main",
             "videomae-ava-toy-dataset=videomae_action_detection.training.data.toy_dataset:main",

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from videomae_action_detection.processing.formats.proposals import load_proposals
 from videomae_action_detection.training.data.ava_annotations import (
     attach_proposals,
     drop_excluded,
-    load_proposals,
     read_excluded_keyframes,
     records_from_rows,
 )

@@ -15,10 +15,10 @@ from conftest import fixture_path
 
 from videomae_action_detection.processing import read_clip
 from videomae_action_detection.processing.synthetic_video import synthetic_frame, synthetic_frame_index, write_synthetic_video
+from videomae_action_detection.processing.formats.proposals import load_proposals
 from videomae_action_detection.training.data.ava_annotations import (
     attach_proposals,
     drop_excluded,
-    load_proposals,
     mmaction2_record,
     read_excluded_keyframes,
     read_keyframe_records,

@@ -340,7 +340,7 @@ def _commands():
     from videomae_action_detection.processing import video_action_detection
     from videomae_action_detection.training.data import dataset_command as ava_dataset
     from videomae_action_detection.training.data import toy_dataset
-    from videomae_action_detection.training.evaluation import ava_evaluation
+    from videomae_action_detection.training.evaluation import evaluation_command as ava_evaluation
 
     return {
         "videomae-ava-eval": ava_evaluation,
@@ -384,7 +384,7 @@ def test_every_option_has_help_showing_its_default_and_a_log_level(command):
 
 
 def test_eval_cli_errors_are_one_line_and_the_old_json_survives(tmp_path, capsys):
-    from videomae_action_detection.training.evaluation import ava_evaluation
+    from videomae_action_detection.training.evaluation import evaluation_command as ava_evaluation
 
     groundtruth = tmp_path / "gt.csv"
     groundtruth.write_text("vidA,0902,0.1,0.1,0.5,0.5,12,1\n", encoding="utf-8")

@@ -24,9 +24,9 @@ from videomae_action_detection.training.evaluation.ava_evaluation import (
     class_ap_key,
     evaluate_ava_frame_map,
     groundtruth_from_references,
-    main,
     mean_ap_key,
 )
+from videomae_action_detection.training.evaluation.evaluation_command import main
 from videomae_action_detection.processing.formats.ava_files import (
     format_decimals,
     read_ava_csv,
@@ -491,7 +491,7 @@ def test_command_line(tmp_path, capsys):
                  str(folder / "label_map.pbtxt")]) == 2
     assert "bad.csv:2: expected 2" in capsys.readouterr().err
     process = subprocess.run(
-        [sys.executable, "-m", "videomae_action_detection.training.evaluation.ava_evaluation", "--groundtruth",
+        [sys.executable, "-m", "videomae_action_detection.training.evaluation.evaluation_command", "--groundtruth",
          str(folder / "groundtruth.csv"), "--detections", str(folder / "detections.csv"), "--label_map",
          str(folder / "label_map.pbtxt")], capture_output=True, text=True, timeout=120,
     )

@@ -64,7 +64,7 @@ def test_no_bar_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
 def test_metric_conversion_and_annotated_video_show_progress(tmp_path, use_terminal):
     from videomae_action_detection.training.publishing.mmaction2_checkpoint import file_sha256
     from videomae_action_detection.processing.annotated_video import write_annotated_video
-    from videomae_action_detection.training.evaluation.ava_evaluation import main
+    from videomae_action_detection.training.evaluation.evaluation_command import main
 
     stderr = use_terminal()
     folder = fixture_path("ava_eval", "synthetic_small")

@@ -8,7 +8,10 @@ import time
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
+from ..modeling import NUM_AVA_ACTIONS, action_id_to_index, index_to_action_id
+from ..modeling.modeling_videomae_action_detection import PADDING_LOGIT
 from ..processing import read_clip, read_clips
 from .arguments import DataArguments
 
@@ -23,8 +26,8 @@ class AVAClipDataset(torch.utils.data.Dataset):
     `labels (G, num_labels)` multi-hot float32, `example_index` int.
 
     `label_action_ids[i]` is the action id of model output `i` (the config's `label_action_ids`; `num_labels=N`
-    means ids 1..N); the builder's labels are action ids - 1. Ground-truth actions the model does not learn are left out, and boxes left with none
-    are dropped (mmaction2's `custom_classes`).
+    means ids 1..N); the builder's labels are AVA classifier indices (`action_id_to_index`). Ground-truth actions the
+    model does not learn are left out, and boxes left with none are dropped (mmaction2's `custom_classes`).
     """
 
     def __init__(self, examples, processor, *, train: bool, clip_len: int, frame_interval: int,
@@ -33,16 +36,17 @@ class AVAClipDataset(torch.utils.data.Dataset):
         if (label_action_ids is None) == (num_labels is None):
             raise ValueError("give label_action_ids (the action id of each model output) or num_labels (ids 1..N)")
         if label_action_ids is None:
-            label_action_ids = list(range(1, num_labels + 1))
+            label_action_ids = [index_to_action_id(index) for index in range(num_labels)]
         self.examples = examples
         self.processor = processor
         self.train = train
         self.clip_len = clip_len
         self.frame_interval = frame_interval
         self.num_labels = len(label_action_ids)
-        # builder label (action id - 1) -> model output, -1 where the model does not learn that action
-        self.output_of_label = np.full(max(label_action_ids) + 1, -1, dtype=np.int64)
-        self.output_of_label[np.asarray(label_action_ids) - 1] = np.arange(len(label_action_ids))
+        # builder label (AVA classifier index) -> model output, -1 where the model does not learn that action
+        self.output_of_label = np.full(NUM_AVA_ACTIONS, -1, dtype=np.int64)
+        self.output_of_label[[action_id_to_index(action_id) for action_id in label_action_ids]] = np.arange(
+            len(label_action_ids))
         self.seed = seed
         self.slow_clip_seconds = slow_clip_seconds
         # The boxes of every keyframe, read once (evaluation maps outputs back through them).
@@ -83,7 +87,7 @@ class AVAClipDataset(torch.utils.data.Dataset):
         return example, clip, generator
 
     def model_labels(self, box_labels) -> list[int]:
-        """One box's builder labels (action ids - 1) -> the model outputs it learns (possibly none)."""
+        """One box's builder labels (AVA classifier indices) -> the model outputs it learns (possibly none)."""
         labels = np.asarray(list(box_labels), dtype=np.int64)
         outputs = self.output_of_label[labels[labels < len(self.output_of_label)]]
         return sorted(int(output) for output in outputs[outputs >= 0])
@@ -155,17 +159,14 @@ class AVAClipDataset(torch.utils.data.Dataset):
 
 def _pad(tensors: list[torch.Tensor], value: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch-first padding of (N_i, ...) tensors to (B, N_max, ...) with `value`, and the (B, N_max) mask."""
-    size = max((len(t) for t in tensors), default=0)
-    padded = tensors[0].new_full((len(tensors), size, *tensors[0].shape[1:]), value)
-    mask = torch.zeros((len(tensors), size), dtype=torch.bool)
-    for row, tensor in enumerate(tensors):
-        padded[row, : len(tensor)] = tensor
-        mask[row, : len(tensor)] = True
-    return padded, mask
+    padded = pad_sequence(tensors, batch_first=True, padding_value=value)
+    lengths = torch.tensor([len(tensor) for tensor in tensors])
+    return padded, torch.arange(padded.shape[1]) < lengths[:, None]
 
 
 def collate_action_detection(samples: list[dict]) -> dict:
-    """Stack clips; pad boxes, ground truth and labels batch-first (labels' padded rows are -100), so the Trainer's
+    """Stack clips; pad boxes, ground truth and labels batch-first (labels' padded rows are `PADDING_LOGIT`, -100, the
+    value the model's loss skips and its padded logit rows hold), so the Trainer's
     gathering keeps every row: on the last eval batch the Trainer slices every tensor to the number of remaining
     clips along dim 0, which would cut a flat (boxes, classes) tensor short."""
     sizes = {tuple(sample["pixel_values"].shape) for sample in samples}
@@ -176,7 +177,7 @@ def collate_action_detection(samples: list[dict]) -> dict:
         )
     boxes, boxes_mask = _pad([sample["boxes"] for sample in samples], 0.0)
     gt_boxes, gt_boxes_mask = _pad([sample["gt_boxes"] for sample in samples], 0.0)
-    labels, _ = _pad([sample["labels"] for sample in samples], -100.0)
+    labels, _ = _pad([sample["labels"] for sample in samples], PADDING_LOGIT)
     return {
         "pixel_values": torch.stack([sample["pixel_values"] for sample in samples]),
         "boxes": boxes,

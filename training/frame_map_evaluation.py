@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..modeling import index_to_action_id
+from ..modeling.modeling_videomae_action_detection import PADDING_LOGIT
 from ..processing.formats.detections import MMACTION2_ACTION_THRESHOLD, detections_from_outputs, keyframe_key
 from .clip_dataset import AVAClipDataset
 from .evaluation.ava_evaluation import evaluate_ava_frame_map, groundtruth_from_references
 from .evaluation.ava_frame_map_engine import FrameMapOutcome
 from .evaluation.ava_protocols import PROTOCOLS
-from .report import class_ap_metrics, group_means
+from .evaluation.action_groups import group_means
+from .report import class_ap_metrics
 
 
 class AVAFrameMapEvaluation:
@@ -29,7 +32,7 @@ class AVAFrameMapEvaluation:
         examples = eval_dataset.examples
         self.keys = [keyframe_key(video, time) for video, time in zip(examples["video_id"], examples["timestamp"])]
         gt_boxes = examples["boxes"]
-        gt_labels = [[[index + 1 for index in box] for box in labels] for labels in examples["labels"]]
+        gt_labels = [[[index_to_action_id(index) for index in box] for box in labels] for labels in examples["labels"]]
         self.groundtruth = groundtruth_from_references(self.keys, gt_boxes, gt_labels)
         self.last_outcome: FrameMapOutcome | None = None
         self.last_detections = None
@@ -45,7 +48,8 @@ class AVAFrameMapEvaluation:
                 continue  # a sample repeated by the distributed sampler
             count = len(self.dataset.proposals[index])
             row_logits = np.asarray(logits[row], dtype=np.float32)
-            if count > len(row_logits) or (row_logits[count:] != -100).any() or (row_logits[:count] == -100).all(-1).any():
+            padding = row_logits == PADDING_LOGIT
+            if count > len(row_logits) or not padding[count:].all() or padding[:count].all(-1).any():
                 raise RuntimeError(f"keyframe {self.keys[index]}: expected {count} scored boxes in row {row}")
             scores[index] = 1.0 / (1.0 + np.exp(-row_logits[:count].astype(np.float64)))
         missing = [self.keys[i] for i, value in enumerate(scores) if value is None]

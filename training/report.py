@@ -7,9 +7,7 @@ import logging
 import math
 from pathlib import Path
 
-import numpy as np
-
-from ..modeling import AVA_ACTION_NAMES, AVA_ACTION_TYPES
+from .evaluation.action_groups import group_class_counts, group_means
 from .evaluation.ava_frame_map_engine import FrameMapOutcome
 
 logger = logging.getLogger(__name__)
@@ -23,40 +21,15 @@ def class_ap_metrics(outcome: FrameMapOutcome) -> dict[str, float]:
             for action_id, value in outcome.average_precision.items() if not math.isnan(value)}
 
 
-# AVA's action groups (label_type of the label map) under the short names of the metrics.
-ACTION_GROUPS = {"PERSON_MOVEMENT": "pose", "OBJECT_MANIPULATION": "object", "PERSON_INTERACTION": "interaction"}
-
-
-def action_group(outcome: FrameMapOutcome, action_id: int) -> str | None:
-    """The AVA group short name of an evaluated class; None for a class that is not an AVA action (another id or
-    another name: a user's own label map)."""
-    if AVA_ACTION_NAMES.get(action_id) != outcome.class_names.get(action_id):
-        return None
-    return ACTION_GROUPS[AVA_ACTION_TYPES[action_id]]
-
-
-def group_means(outcome: FrameMapOutcome) -> dict[str, float]:
-    """Mean AP per AVA action group (pose, object manipulation, person interaction) over classes with an AP."""
-    values: dict[str, list[float]] = {name: [] for name in ACTION_GROUPS.values()}
-    for action_id, value in outcome.average_precision.items():
-        group = action_group(outcome, action_id)
-        if group is not None and not math.isnan(value):
-            values[group].append(value)
-    return {name: float(np.mean(v)) if v else float("nan") for name, v in values.items()}
-
-
 def summary_table(outcome: FrameMapOutcome, protocol: str, extremes: int = 3) -> str:
-    """mAP with its protocol, per-group means and the lowest / highest scoring classes."""
+    """mAP with its protocol, per-group means (`evaluation/action_groups.py`) and the lowest / highest scoring
+    classes."""
     lines = [f"frame-mAP@0.5IoU ({protocol}): {100 * outcome.mean_average_precision:.2f}",
-             f"  {'group':<14} {'mAP':>7} {'classes':>8}"]
-    counts: dict[str, int] = {}
-    for action_id, value in outcome.average_precision.items():
-        group = action_group(outcome, action_id)
-        if group is not None and not math.isnan(value):
-            counts[group] = counts.get(group, 0) + 1
+             f"  {'group':<20} {'mAP':>7} {'classes':>8}"]
+    counts = group_class_counts(outcome)
     for group, value in group_means(outcome).items():
         shown = "-" if math.isnan(value) else f"{100 * value:.2f}"
-        lines.append(f"  {group:<14} {shown:>7} {counts.get(group, 0):>8}")
+        lines.append(f"  {group:<20} {shown:>7} {counts[group]:>8}")
     ranked = sorted(((v, a) for a, v in outcome.average_precision.items() if not math.isnan(v)))
     if ranked:
         names = outcome.class_names

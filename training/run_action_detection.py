@@ -43,6 +43,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..processing.formats.ava_files import read_label_map, write_detections_csv
 from .arguments import parse_arguments
+from .evaluation.ava_protocols import get_protocol
 from .clip_dataset import AVAClipDataset, collate_action_detection, load_examples
 from .frame_map_evaluation import AVAFrameMapEvaluation
 from .model_setup import build_model, build_processor, hub_base_model
@@ -53,12 +54,6 @@ from .toy_preset import TOY_TRAINING, apply_toy_preset
 from .trainer import ActionDetectionTrainer, precision_description, uses_recipe_schedule
 
 logger = logging.getLogger("videomae_action_detection.train")
-
-PROTOCOL_DESCRIPTIONS = {
-    "activitynet-2020": "the official ActivityNet AVA evaluator (2020 version, keyframes of the ground-truth file)",
-    "activitynet-2019": "the official ActivityNet AVA evaluator (2019 version, with the excluded timestamps)",
-    "mmaction2": "mmaction2's AVAMetric (action score > 0.002; classes without detections left out)",
-}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -201,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     results.append(EvaluationResult(
         value=round(100 * metrics["eval_map"], 2),
-        protocol=f"frame-mAP@0.5IoU, {PROTOCOL_DESCRIPTIONS[data_args.evaluation_protocol]}, over the "
+        protocol=f"frame-mAP@0.5IoU, {get_protocol(data_args.evaluation_protocol).description}, over the "
                  f"{len(label_map)} classes of {Path(label_map_file).name}",
         measured_here=True,
         metric_config=data_args.evaluation_protocol,

@@ -43,20 +43,18 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from ...modeling.ava_labels import AVA_ACTIONS, AVA_EVALUATED_ACTION_IDS
+from ...modeling.ava_labels import AVA_ACTIONS, AVA_EVALUATED_ACTION_IDS, action_id_to_index
+from ...processing.clip_reader import AVA_FPS
+from ...processing.formats.ava_files import read_label_map
+from ...processing.formats.proposals import NUM_MAX_PROPOSALS, PERSON_DET_SCORE_THR, load_proposals
 from .ava_annotations import (
-    AVA_FPS,
-    NUM_MAX_PROPOSALS,
-    PERSON_DET_SCORE_THR,
     KeyframeRecord,
     attach_proposals,
     drop_excluded,
     label_map_ids,
-    load_proposals,
     read_excluded_keyframes,
     read_keyframe_records,
 )
-from ...processing.formats.ava_files import read_label_map
 from .ava_media import CHECKS, MEDIA_KINDS, MediaIndex, MediaSource, assign_kinetics_clips, format_missing, resolve_media
 
 logger = logging.getLogger(__name__)
@@ -416,7 +414,7 @@ def example_from_record(record: KeyframeRecord, source: MediaSource, fps: int = 
         "fps": int(fps),
         "num_frames": record.shot_frames(fps),
         "boxes": record.boxes.astype(np.float32).tolist(),
-        "labels": [[action_id - 1 for action_id in labels] for labels in record.action_ids],
+        "labels": [[action_id_to_index(action_id) for action_id in labels] for labels in record.action_ids],
         "person_ids": [int(person) for person in record.person_ids],
         "proposals": record.proposals.astype(np.float32).tolist(),
         "proposal_scores": record.proposal_scores.astype(np.float32).tolist(),

@@ -45,12 +45,12 @@ import numpy as np
 import torch
 
 from ...processing.cli.progress import progress_bar
+from ...processing.clip_reader import AVA_FPS as TIMELINE_FPS
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-TIMELINE_FPS = 30
 DEFAULT_SHORT_SIDE = 320
 DEFAULT_GOP = 16
 DEFAULT_CRF = 18
