@@ -8,7 +8,7 @@ epoch, and save a Hub-ready folder (model, video processor, model card with the 
         --model_name_or_path <VideoMAE K400 checkpoint or detection folder> --data_dir /data/ava \
         --output_dir videomae-base-ava --dataloader_num_workers 8
 
-Arguments: `ModelArguments`, `DataArguments` and `ActionDetectionTrainingArguments` (transformers'
+Arguments (`arguments.py`): `ModelArguments`, `DataArguments` and `ActionDetectionTrainingArguments` (transformers'
 `TrainingArguments` with mmaction2's recipe as defaults: AdamW, weight decay 0.05 with none on biases, norms and 1-D
 parameters, layer-wise lr decay, 5 linear warm-up epochs from 0.1x then a cosine to 0 over the other 15 of 20
 epochs, per iteration, gradient clipping at norm 40; evaluation and a checkpoint every epoch).
@@ -19,6 +19,10 @@ in evaluation a batch's keyframes of one video are read together with `read_clip
 run of overlapping clips), then the video processor applies the training augmentation (random rescale, crop, flip) or the evaluation resize.
 Training boxes are the person proposals (score >= 0.9, else the best one; mmaction2's rule) plus the ground truth,
 which the model adds itself; evaluation scores every proposal of every keyframe exactly once.
+
+This file is the command (`main`, `console_main`); the pieces it puts together are library modules beside it:
+`model_setup.py` (model, processor), `toy_preset.py`, `clip_dataset.py` (dataset, collator), `trainer.py`,
+`frame_map_evaluation.py` (`compute_metrics`) and `report.py` (summary, AP chart).
 """
 
 from __future__ import annotations

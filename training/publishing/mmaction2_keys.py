@@ -211,16 +211,6 @@ def _detection_model(state_dict, meta, config, source, progress):
     return model.eval(), report
 
 
-def convert_recognition_checkpoint(
-    checkpoint_path: str | Path, id2label: dict[int, str] | None = None, progress: bool = False
-) -> tuple[VideoMAEForVideoClassification, ConversionReport]:
-    """Read an mmaction2 VideoMAE recognition checkpoint (K400 fine-tuned) and return the transformers
-    `VideoMAEForVideoClassification` (eval mode) and the mapping report."""
-    source = str(checkpoint_path)
-    state_dict, meta = read_mmaction2_checkpoint(checkpoint_path)
-    return _recognition_model(state_dict, meta, id2label, source, progress)
-
-
 def _recognition_model(state_dict, meta, id2label, source, progress, config=None):
     config = config if config is not None else infer_recognition_config(state_dict, meta, source, id2label)
     converted, report = convert_recognition_state_dict(state_dict, config, source, progress)
