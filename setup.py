@@ -56,12 +56,12 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "videomae-ava-eval=videomae_action_detection.training.ava_evaluation:main",
+            "videomae-ava-eval=videomae_action_detection.training.evaluation.evaluation_command:main",
             "videomae-action-detection=videomae_action_detection.processing.inference.command:main",
-            "videomae-ava-dataset=videomae_action_detection.training.ava_dataset:main",
-            "videomae-ava-toy-dataset=videomae_action_detection.training.toy_dataset:main",
+            "videomae-ava-dataset=videomae_action_detection.training.data.dataset_command:main",
+            "videomae-ava-toy-dataset=videomae_action_detection.training.data.toy_dataset:main",
             "videomae-ava-train=videomae_action_detection.training.run_action_detection:console_main",
-            "videomae-ava-export=videomae_action_detection.modeling.export_videomae_action_detection:main",
+            "videomae-ava-export=videomae_action_detection.training.publishing.onnx_export:main",
         ]
     },
 )

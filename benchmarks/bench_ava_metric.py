@@ -134,7 +134,7 @@ def subset(directory: Path, fraction: float) -> Path:
 
 def measure(directory: Path, protocol: str) -> dict:
     """Run in a fresh process: score the files of `directory` under `protocol`; time and peak memory."""
-    from videomae_action_detection.training.ava_evaluation import evaluate_ava_frame_map, outcome_to_metrics
+    from videomae_action_detection.training.evaluation.ava_evaluation import evaluate_ava_frame_map, outcome_to_metrics
 
     label_map = _label_map_file(directory)
     baseline = _peak_rss_mb()
@@ -168,7 +168,7 @@ def _label_map_file(directory: Path) -> Path:
     import the model package for them)."""
     path = directory / "label_map.pbtxt"
     if not path.exists():
-        from videomae_action_detection.training.ava_evaluation import ava_label_map
+        from videomae_action_detection.training.evaluation.ava_evaluation import ava_label_map
 
         path.write_text("".join(f'item {{\n  name: "{name}"\n  id: {action_id}\n}}\n'
                                 for action_id, name in ava_label_map().items()))

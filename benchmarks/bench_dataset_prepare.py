@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from videomae_action_detection.training.ava_annotations import (
+from videomae_action_detection.processing.formats.proposals import load_proposals
+from videomae_action_detection.training.data.ava_annotations import (
     attach_proposals,
     drop_excluded,
-    load_proposals,
     read_excluded_keyframes,
     records_from_rows,
 )
-from videomae_action_detection.training.ava_dataset import load_ava_dataset
+from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
 from videomae_action_detection.processing.formats.ava_files import read_ava_csv
 
 KEYFRAMES_PER_MOVIE = 897  # 902 .. 1798

@@ -77,8 +77,8 @@ def bench_data(repeats: int = 20) -> dict:
     import numpy as np
 
     from videomae_action_detection.processing import ava_video_processor, read_clip
-    from videomae_action_detection.training.run_action_detection import TOY_PROCESSOR
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.toy_preset import TOY_PROCESSOR
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:

@@ -3,7 +3,7 @@
 (a) `read_clip` on the original video (seek to the keyframe before the clip, decode forward);
 (b) `read_clip` on a rawframes folder (mmaction2's layout: one JPEG per 30 fps frame, quality 95), written at the
     store's size (short side 320) so that (b) and (c) hold the same pixels;
-(c) `read_clip` on the transcoded store (`training/transcode.py`: short side 320, 30 fps, GOP 16 or
+(c) `read_clip` on the transcoded store (`training/data/transcode.py`: short side 320, 30 fps, GOP 16 or
     `--store-gops`, no B-frames, crf 18);
 
 each alone and followed by the training transform (`VideoMAEActionDetectionVideoProcessor` with
@@ -28,7 +28,7 @@ import torch
 from torchvision.io import encode_jpeg
 
 from videomae_action_detection.processing import ava_clip_frame_numbers, ava_video_processor, read_clip, read_frames
-from videomae_action_detection.training.transcode import transcode_video, transcoded_size
+from videomae_action_detection.training.data.transcode import transcode_video, transcoded_size
 
 from bench_clip_reading import TIMESTAMP_START, cached_video
 
@@ -37,7 +37,7 @@ FRAMES_PER_HOUR = 30 * 3600
 
 def write_rawframes(folder: Path, video: Path, numbers, size) -> int:
     """JPEGs (quality 95) of the given timeline frames at `size` (the store's), named img_{:05d}.jpg; their bytes."""
-    from videomae_action_detection.training.transcode import resize_frame
+    from videomae_action_detection.training.data.transcode import resize_frame
 
     folder.mkdir(parents=True, exist_ok=True)
     wanted = sorted({int(k) for k in numbers})

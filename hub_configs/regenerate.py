@@ -2,7 +2,7 @@
 
     python hub_configs/regenerate.py [--namespace ORG] [--output_dir hub_configs]
 
-The files come from `videomae_action_detection.training.hub_configs.write_hub_config` (architecture and recipe from
+The files come from `videomae_action_detection.training.publishing.hub_configs.write_hub_config` (architecture and recipe from
 `training/recipe.py`, AVA names from `modeling/ava_labels.py`); edit those, not the generated files.
 """
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from videomae_action_detection.training.hub_configs import DEFAULT_NAMESPACE, write_hub_config
+from videomae_action_detection.training.publishing.hub_configs import DEFAULT_NAMESPACE, write_hub_config
 from videomae_action_detection.training.recipe import RECIPES
 
 

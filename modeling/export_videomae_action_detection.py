@@ -2,12 +2,14 @@
 dynamo=True)`, run with onnxruntime).
 
     videomae-ava-export --model path/to/detector --output detector.onnx      # needs pip install ".[export]"
+    (the command and its onnxruntime check: `training/publishing/onnx_export.py`)
 
 The exported graph takes `pixel_values (B, T, 3, H, W)`, `boxes (B, N, 4)` pixels and `boxes_mask (B, N)` bool, with
 H, W and N dynamic, and returns `logits (B, N, num_labels)` (-100 on padding rows) and `boxes_mask`. Input checks
 that read tensor values run in eager mode only (see the model's `forward`).
 
-This file is part of the model's remote code: it imports only torch (onnx and onnxscript when exporting to ONNX).
+This file is part of the model's remote code: it imports only torch (`torch.onnx` needs onnx and onnxscript when
+exporting to ONNX).
 """
 
 import os
@@ -63,48 +65,5 @@ def example_inputs(config, height: int = 256, width: int = 320, num_boxes: int =
     return {"pixel_values": pixel_values, "boxes": boxes, "boxes_mask": boxes_mask}
 
 
-def max_onnx_difference(model, path, inputs: dict) -> float:
-    """Max |onnxruntime logits - PyTorch eager logits| on `inputs`."""
-    import onnxruntime
 
-    session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    names = ("pixel_values", "boxes", "boxes_mask")
-    feeds = {node.name: inputs[name].numpy() for node, name in zip(session.get_inputs(), names)}
-    with torch.no_grad():
-        expected = model(**inputs).logits
-    got = torch.from_numpy(session.run(None, feeds)[0])
-    return float((got - expected).abs().max())
-
-
-def main(argv=None) -> int:
-    import argparse
-    import sys
-
-    from transformers import AutoModel
-
-    parser = argparse.ArgumentParser(description="Export a VideoMAEForActionDetection folder to ONNX (dynamic batch, "
-                                     "height, width and number of boxes) and check it with onnxruntime.")
-    parser.add_argument("--model", required=True, help="the detector folder or Hub id")
-    parser.add_argument("--output", required=True, help="the .onnx file to write (must not exist)")
-    parser.add_argument("--height", type=int, default=256, help="example input height for tracing (default 256)")
-    parser.add_argument("--width", type=int, default=320, help="example input width for tracing (default 320)")
-    args = parser.parse_args(argv)
-    output = os.path.abspath(args.output)
-    if os.path.exists(output):
-        print(f"error: --output {output} exists", file=sys.stderr)
-        return 2
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
-    inputs = example_inputs(model.config, args.height, args.width)
-    export_onnx(model, output, inputs)
-    check = example_inputs(model.config, args.height + 32, args.width - 32, num_boxes=3)
-    difference = max_onnx_difference(model, output, check)
-    print(f"wrote {output}; onnxruntime vs PyTorch on a {args.height + 32}x{args.width - 32} input: max |logit "
-          f"difference| {difference:.2e}")
-    return 0 if difference <= 1e-4 else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
-__all__ = ["example_inputs", "export_dynamic_shapes", "export_onnx", "max_onnx_difference"]
+__all__ = ["example_inputs", "export_dynamic_shapes", "export_onnx"]

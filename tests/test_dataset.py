@@ -15,15 +15,15 @@ from conftest import fixture_path
 
 from videomae_action_detection.processing import read_clip
 from videomae_action_detection.processing.synthetic_video import synthetic_frame, synthetic_frame_index, write_synthetic_video
-from videomae_action_detection.training.ava_annotations import (
+from videomae_action_detection.processing.formats.proposals import load_proposals
+from videomae_action_detection.training.data.ava_annotations import (
     attach_proposals,
     drop_excluded,
-    load_proposals,
     mmaction2_record,
     read_excluded_keyframes,
     read_keyframe_records,
 )
-from videomae_action_detection.training.ava_dataset import AVA_ACTION_LABEL_NAMES, AVAKinetics, load_ava_dataset
+from videomae_action_detection.training.data.ava_dataset import AVA_ACTION_LABEL_NAMES, AVAKinetics, load_ava_dataset
 from videomae_action_detection.processing.formats.untrusted_pickle import UntrustedPickleError
 
 CASES = ("mmaction2_test_sample", "ava_kinetics_merged")
@@ -265,7 +265,7 @@ def test_builder_configs_and_errors(tmp_path):
 def test_export_loads_offline_with_load_dataset(tmp_path):
     import datasets
 
-    from videomae_action_detection.training.ava_dataset import export_ava_dataset
+    from videomae_action_detection.training.data.dataset_export import export_ava_dataset
 
     data_dir = _data_dir(tmp_path / "data", "ava_kinetics_merged")
     ava = load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache")
@@ -301,7 +301,7 @@ def test_label_map_formats_and_old_pickle_protocols(tmp_path):
 
 
 def test_command_line_lists_missing_videos_and_exports(tmp_path, capsys):
-    from videomae_action_detection.training.ava_dataset import main
+    from videomae_action_detection.training.data.dataset_command import main
 
     data_dir = _data_dir(tmp_path / "data", "ava_kinetics_merged", frames=False)
     _write_frames(data_dir / "rawframes" / "0f39OWEqJ24", 1)

@@ -51,7 +51,7 @@ _BOM = b"\xef\xbb\xbf"
 def test_bom_is_not_part_of_the_first_video_id_in_any_csv_reader(tmp_path):
     """with a UTF-8 BOM the slow CSV paths read the first video id as '\\ufeffvidA'."""
     from videomae_action_detection.processing.inference.proposals_file import ProposalsFile
-    from videomae_action_detection.training.ava_annotations import read_excluded_keyframes
+    from videomae_action_detection.training.data.ava_annotations import read_excluded_keyframes
     from videomae_action_detection.processing.formats.ava_files import read_ava_csv, read_keyframe_list, read_label_map
 
     excluded = tmp_path / "excluded.csv"
@@ -279,14 +279,14 @@ _TOY = dict(train_videos=2, val_videos=1, keyframes_per_video=1, width=64, heigh
 
 
 def _toy(path, **overrides):
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     return generate_toy_dataset(path, seed=1, **{**_TOY, **overrides})
 
 
 def test_toy_overwrite_keeps_the_old_set_until_the_new_one_is_complete(tmp_path, monkeypatch):
     """`--overwrite` deleted the old set before building; a failure then left nothing."""
-    from videomae_action_detection.training import toy_dataset
+    from videomae_action_detection.training.data import toy_dataset
 
     folder = _toy(tmp_path / "toy")
     before = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
@@ -338,7 +338,9 @@ def test_toy_set_with_a_damaged_file_is_rebuilt_not_reused(tmp_path, damage):
 # ------------------------------------------------------------------------------------------- command lines
 def _commands():
     from videomae_action_detection.processing.inference import command as video_action_detection
-    from videomae_action_detection.training import ava_dataset, ava_evaluation, toy_dataset
+    from videomae_action_detection.training.data import dataset_command as ava_dataset
+    from videomae_action_detection.training.data import toy_dataset
+    from videomae_action_detection.training.evaluation import evaluation_command as ava_evaluation
 
     return {
         "videomae-ava-eval": ava_evaluation,
@@ -382,7 +384,7 @@ def test_every_option_has_help_showing_its_default_and_a_log_level(command):
 
 
 def test_eval_cli_errors_are_one_line_and_the_old_json_survives(tmp_path, capsys):
-    from videomae_action_detection.training import ava_evaluation
+    from videomae_action_detection.training.evaluation import evaluation_command as ava_evaluation
 
     groundtruth = tmp_path / "gt.csv"
     groundtruth.write_text("vidA,0902,0.1,0.1,0.5,0.5,12,1\n", encoding="utf-8")
@@ -415,7 +417,8 @@ def test_eval_cli_errors_are_one_line_and_the_old_json_survives(tmp_path, capsys
 
 
 def test_toy_and_dataset_clis_refuse_bad_paths_with_one_line(tmp_path, capsys):
-    from videomae_action_detection.training import ava_dataset, toy_dataset
+    from videomae_action_detection.training.data import dataset_command as ava_dataset
+    from videomae_action_detection.training.data import toy_dataset
 
     a_file = tmp_path / "a_file"
     a_file.write_text("x", encoding="utf-8")
@@ -500,7 +503,7 @@ def test_annotated_video_write_error_blames_the_output_not_the_input(tmp_path, m
 
 # -------------------------------------------------------------------------------------------- data set builder
 def _builder(data_dir, cache_dir, **kwargs):
-    from videomae_action_detection.training.ava_dataset import AVAKinetics
+    from videomae_action_detection.training.data.ava_dataset import AVAKinetics
 
     return AVAKinetics(config_name="ava", data_dir=str(data_dir), cache_dir=str(cache_dir), **kwargs)
 
@@ -610,7 +613,7 @@ def test_converter_and_training_script_follow_the_cli_conventions(tmp_path, caps
     from transformers import HfArgumentParser
 
     import convert_checkpoints
-    from videomae_action_detection.training import run_action_detection
+    from videomae_action_detection.training import arguments, run_action_detection
 
     with contextlib.suppress(SystemExit):
         convert_checkpoints.main(["--help"])
@@ -619,8 +622,8 @@ def test_converter_and_training_script_follow_the_cli_conventions(tmp_path, caps
     status = convert_checkpoints.main(["--checkpoint", str(tmp_path / "none.pth"), "--output_dir", str(tmp_path / "out")])
     _one_error_line(status, capsys.readouterr().err, "none.pth")
 
-    parser = HfArgumentParser((run_action_detection.ModelArguments, run_action_detection.DataArguments,
-                               run_action_detection.ActionDetectionTrainingArguments))
+    parser = HfArgumentParser((arguments.ModelArguments, arguments.DataArguments,
+                               arguments.ActionDetectionTrainingArguments))
     assert parser.formatter_class is argparse.ArgumentDefaultsHelpFormatter
     assert all(action.help for action in parser._actions), [action.dest for action in parser._actions if not action.help]
     status = run_action_detection.console_main(["--data_dir", str(tmp_path / "nothing"), "--output_dir",

@@ -17,12 +17,13 @@ from huggingface_hub import ModelCard
 from transformers import VideoMAEForVideoClassification
 
 import convert_checkpoints
+from videomae_action_detection.training.publishing import conversion, mmaction2_checkpoint, mmaction2_keys
 from conftest import REPO_ROOT, fixture_path, load_model_case, run_without_package, tiny_config
 from fake_hub import FakeHub
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection, ava_id2label
 from videomae_action_detection.processing import ava_video_processor, read_clip
-from videomae_action_detection.training.hub_configs import DEFAULT_NAMESPACE, HUB_CONFIG_FILES, recipe_config
-from videomae_action_detection.training.model_card import EvaluationResult, build_model_card, reported_result, write_model_card
+from videomae_action_detection.training.publishing.hub_configs import DEFAULT_NAMESPACE, HUB_CONFIG_FILES, recipe_config
+from videomae_action_detection.training.publishing.model_card import EvaluationResult, build_model_card, reported_result, write_model_card
 from videomae_action_detection.training.recipe import RECIPES, VIT_BASE, VIT_LARGE
 
 HUB_CONFIGS = REPO_ROOT / "hub_configs"
@@ -366,12 +367,12 @@ def test_released_checkpoint_is_recognised_by_its_sha256(tmp_path, monkeypatch):
     from videomae_action_detection.training import recipe as recipe_module
 
     checkpoint = fixture_path("mmaction2_model", "interp_batch2", "checkpoint.pth")
-    sha256 = convert_checkpoints.file_sha256(checkpoint)
+    sha256 = mmaction2_checkpoint.file_sha256(checkpoint)
     release = dataclasses.replace(VIT_BASE.detection_checkpoint, file_name=f"released_20230314-{sha256[:8]}.pth")
     fake_base = dataclasses.replace(VIT_BASE, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                     intermediate_size=256, detection_checkpoint=release)
     monkeypatch.setitem(recipe_module.RECIPES, "base", fake_base)
-    result = convert_checkpoints.convert(checkpoint, tmp_path / "out", variant="base", progress=False)
+    result = conversion.convert(checkpoint, tmp_path / "out", variant="base", progress=False)
     assert result.recipe is fake_base and result.release_match
     card = ModelCard.load(tmp_path / "out" / "README.md")
     assert card.data.eval_results[0].metric_value == 33.6
@@ -383,7 +384,7 @@ def test_released_checkpoint_is_recognised_by_its_sha256(tmp_path, monkeypatch):
     state = torch.load(checkpoint, weights_only=True)
     state["meta"] = {**state["meta"], "note": "retrained"}
     torch.save(state, other)
-    result = convert_checkpoints.convert(other, tmp_path / "other", variant="base", progress=False)
+    result = conversion.convert(other, tmp_path / "other", variant="base", progress=False)
     assert result.recipe is fake_base and not result.release_match
     card = ModelCard.load(tmp_path / "other" / "README.md")
     assert card.data.eval_results is None and "No training recipe is recorded" in card.text
@@ -432,7 +433,7 @@ def test_recognition_checkpoint_becomes_the_detectors_starting_point(tmp_path, c
     detector = VideoMAEForActionDetection.from_pretrained(output).eval()
     assert (detector.videomae.layernorm.weight == 1).all() and (detector.videomae.layernorm.bias == 0).all()
     folder, tensors, pixel_values, boxes = load_case("interp_batch2")
-    reference, _ = convert_checkpoints.convert_detection_checkpoint(folder / "checkpoint.pth")
+    reference, _ = mmaction2_keys.convert_detection_checkpoint(folder / "checkpoint.pth")
     reference_state = reference.state_dict()
     backbone_keys = [k for k in reference_state if k.startswith("videomae.") and not k.startswith("videomae.layernorm.")]
     for key in backbone_keys:

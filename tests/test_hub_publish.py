@@ -29,7 +29,7 @@ for index in range(12):
 def _package_results():
     import evaluate
 
-    from videomae_action_detection.training.ava_frame_map import MODULE_PATH
+    from videomae_action_detection.training.evaluation.ava_frame_map import MODULE_PATH
 
     namespace: dict = {}
     exec(_RANDOM_INPUTS, namespace)
@@ -42,7 +42,7 @@ def _package_results():
 
 
 def test_metric_folder_loads_offline_without_the_package_and_gives_the_same_numbers(tmp_path):
-    from videomae_action_detection.training.metric_folder import build_metric_folder, main
+    from videomae_action_detection.training.evaluation.metric_folder import build_metric_folder, main
 
     folder = build_metric_folder(tmp_path)
     assert sorted(path.name for path in folder.iterdir()) == [
@@ -77,8 +77,8 @@ def test_dataset_push_to_a_fake_hub_round_trips(tmp_path):
 
     from fake_hub import FakeHub
     from test_progress import TINY_TOY
-    from videomae_action_detection.training import ava_dataset
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data import ava_dataset
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     data_dir = generate_toy_dataset(tmp_path / "toy", seed=5, style="ava_kinetics", progress=False, **TINY_TOY)
     with FakeHub() as hub:
@@ -88,7 +88,7 @@ def test_dataset_push_to_a_fake_hub_round_trips(tmp_path):
         out = ""
         for config in ("ava", "ava_kinetics"):
             result = subprocess.run(
-                [sys.executable, "-m", "videomae_action_detection.training.ava_dataset", str(data_dir), "--config",
+                [sys.executable, "-m", "videomae_action_detection.training.data.dataset_command", str(data_dir), "--config",
                  config, "--cache_dir", str(tmp_path / "cache"), "--quiet", "--push_to_hub", "tester/toy-ava"],
                 env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
             assert result.returncode == 0, result.stderr[-3000:]

@@ -18,15 +18,15 @@ from videomae_action_detection.processing.formats.detections import (
     detections_from_outputs,
     write_detections,
 )
-from videomae_action_detection.training.ava_evaluation import (
+from videomae_action_detection.training.evaluation.ava_evaluation import (
     ava_frame_map,
     build_metric_inputs,
     class_ap_key,
     evaluate_ava_frame_map,
     groundtruth_from_references,
-    main,
     mean_ap_key,
 )
+from videomae_action_detection.training.evaluation.evaluation_command import main
 from videomae_action_detection.processing.formats.ava_files import (
     format_decimals,
     read_ava_csv,
@@ -36,7 +36,7 @@ from videomae_action_detection.processing.formats.ava_files import (
     write_detections_csv,
     write_groundtruth_csv,
 )
-from videomae_action_detection.training.ava_frame_map_engine import AvaEvaluationWarning
+from videomae_action_detection.training.evaluation.ava_frame_map_engine import AvaEvaluationWarning
 
 CASES = ("mmaction2_test_sample", "synthetic_small", "synthetic_val_like")
 # protocol -> (expected.json key, ground-truth file, excluded-timestamps file)
@@ -87,8 +87,8 @@ _AVX512_TARGETS = ("X86_V4", "AVX512_ICL", "AVX512_SPR")
 
 _FIXTURE_SCRIPT = """
 import json, sys, warnings
-from videomae_action_detection.training.ava_evaluation import ava_frame_map
-from videomae_action_detection.training.ava_frame_map_engine import AvaEvaluationWarning
+from videomae_action_detection.training.evaluation.ava_evaluation import ava_frame_map
+from videomae_action_detection.training.evaluation.ava_frame_map_engine import AvaEvaluationWarning
 warnings.simplefilter("ignore", AvaEvaluationWarning)
 results = {}
 for name, (folder, groundtruth, excluded, protocol) in json.loads(sys.stdin.read()).items():
@@ -428,9 +428,9 @@ import json, sys, warnings
 warnings.simplefilter("ignore")
 import evaluate
 from videomae_action_detection.modeling.ava_labels import AVA_ACTION_TYPES, AVA_EVALUATED_ACTION_IDS
-from videomae_action_detection.training.ava_frame_map import MODULE_PATH
-from videomae_action_detection.training.ava_evaluation import ava_label_map
-from videomae_action_detection.training.ava_protocols import MMACTION2_GROUPS
+from videomae_action_detection.training.evaluation.ava_frame_map import MODULE_PATH
+from videomae_action_detection.training.evaluation.ava_evaluation import ava_label_map
+from videomae_action_detection.training.evaluation.ava_protocols import MMACTION2_GROUPS
 inputs = json.loads(sys.stdin.read())
 metric = evaluate.load(MODULE_PATH)
 half = len(inputs["predictions"]) // 2
@@ -491,7 +491,7 @@ def test_command_line(tmp_path, capsys):
                  str(folder / "label_map.pbtxt")]) == 2
     assert "bad.csv:2: expected 2" in capsys.readouterr().err
     process = subprocess.run(
-        [sys.executable, "-m", "videomae_action_detection.training.ava_evaluation", "--groundtruth",
+        [sys.executable, "-m", "videomae_action_detection.training.evaluation.evaluation_command", "--groundtruth",
          str(folder / "groundtruth.csv"), "--detections", str(folder / "detections.csv"), "--label_map",
          str(folder / "label_map.pbtxt")], capture_output=True, text=True, timeout=120,
     )

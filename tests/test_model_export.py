@@ -64,7 +64,7 @@ def test_onnx_export_runs_in_onnxruntime(model, tmp_path):
 
 
 def test_export_command_writes_a_checked_onnx_file(model, tmp_path, capsys):
-    from videomae_action_detection.modeling.export_videomae_action_detection import main
+    from videomae_action_detection.training.publishing.onnx_export import main
 
     model.save_pretrained(tmp_path / "detector")
     output = tmp_path / "detector.onnx"

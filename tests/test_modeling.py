@@ -11,7 +11,9 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
 
 from conftest import fixture_path, load_model_case, run_without_package, tiny_config
-from convert_checkpoints import ConversionError, convert_detection_checkpoint, save_converted
+from videomae_action_detection.training.publishing.conversion import save_converted
+from videomae_action_detection.training.publishing.mmaction2_checkpoint import ConversionError
+from videomae_action_detection.training.publishing.mmaction2_keys import convert_detection_checkpoint
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from videomae_action_detection.modeling.loss_videomae_action_detection import assign_proposals_to_ground_truth
 from videomae_action_detection.modeling.modeling_videomae_action_detection import PADDING_LOGIT

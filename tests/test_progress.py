@@ -34,7 +34,8 @@ def use_terminal(monkeypatch):
 
 
 def test_toy_generation_and_video_probing_show_progress_on_a_terminal_only(tmp_path, use_terminal):
-    from videomae_action_detection.training import ava_dataset, toy_dataset
+    from videomae_action_detection.training.data import dataset_command as ava_dataset
+    from videomae_action_detection.training.data import toy_dataset
 
     stderr = use_terminal()
 
@@ -52,7 +53,7 @@ def test_toy_generation_and_video_probing_show_progress_on_a_terminal_only(tmp_p
 
 
 def test_no_bar_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     piped = io.StringIO()
     monkeypatch.setattr(sys, "stderr", piped)
@@ -61,9 +62,9 @@ def test_no_bar_when_stderr_is_not_a_terminal(tmp_path, monkeypatch):
 
 
 def test_metric_conversion_and_annotated_video_show_progress(tmp_path, use_terminal):
-    import convert_checkpoints
+    from videomae_action_detection.training.publishing.mmaction2_checkpoint import file_sha256
     from videomae_action_detection.processing.inference.annotated_video import write_annotated_video
-    from videomae_action_detection.training.ava_evaluation import main
+    from videomae_action_detection.training.evaluation.evaluation_command import main
 
     stderr = use_terminal()
     folder = fixture_path("ava_eval", "synthetic_small")
@@ -71,7 +72,7 @@ def test_metric_conversion_and_annotated_video_show_progress(tmp_path, use_termi
                  "--label_map", str(folder / "label_map.pbtxt")]) == 0
     assert "scoring detections.csv" in stderr.getvalue() and "row" in stderr.getvalue()
     checkpoint = fixture_path("mmaction2_model", "interp_batch2", "checkpoint.pth")
-    convert_checkpoints.file_sha256(checkpoint, progress=True)
+    file_sha256(checkpoint, progress=True)
     assert "reading checkpoint.pth: 100%" in stderr.getvalue()
     write_annotated_video(fixture_path("videos", "bikes.mp4"), tmp_path / "out.mp4", [])
     assert "annotating bikes.mp4: 100%" in stderr.getvalue() and "250/250" in stderr.getvalue()

@@ -66,9 +66,9 @@ def test_evaluation_batches_read_a_videos_keyframes_in_one_decode(tmp_path, monk
     import torch
 
     from videomae_action_detection.processing import ava_video_processor, clip_reader
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset
-    from videomae_action_detection.training.run_action_detection import AVAClipDataset, collate_action_detection
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.clip_dataset import AVAClipDataset, collate_action_detection
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     root = generate_toy_dataset(tmp_path / "toy", seed=2, train_videos=1, val_videos=2, keyframes_per_video=3,
                                 width=96, height=96, min_people=1, max_people=2)
@@ -111,9 +111,10 @@ def test_transcoded_store_frames_equal_decode_plus_resize(tmp_path):
     import numpy as np
 
     from videomae_action_detection.processing import read_clip
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset, main
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
-    from videomae_action_detection.training.transcode import resize_frame
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.data.dataset_command import main
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.transcode import resize_frame
 
     root = generate_toy_dataset(tmp_path / "toy", seed=5, **TRANSCODE_TOY)
     store = tmp_path / "store"
@@ -182,7 +183,7 @@ def test_transcoding_resumes_after_a_kill(tmp_path):
     import numpy as np
 
     from videomae_action_detection.processing.synthetic_video import write_synthetic_video
-    from videomae_action_detection.training.transcode import MANIFEST_NAME, transcode_videos
+    from videomae_action_detection.training.data.transcode import MANIFEST_NAME, transcode_videos
 
     data = tmp_path / "data"
     videos = [write_synthetic_video(data / "videos" / f"v{i}.mp4", 300 + 150 * i, width=128, height=96, gop=60)
@@ -191,7 +192,7 @@ def test_transcoding_resumes_after_a_kill(tmp_path):
     clean = transcode_videos(data, videos, tmp_path / "clean", **settings)
 
     store = tmp_path / "store"
-    code = (f"from videomae_action_detection.training.transcode import transcode_videos\n"
+    code = (f"from videomae_action_detection.training.data.transcode import transcode_videos\n"
             f"transcode_videos({str(data)!r}, [{str(videos[2])!r}], {str(store)!r}, short_side=64, gop=16, crf=18, "
             f"progress=False)\n")
     process = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, HF_HUB_OFFLINE="1"))

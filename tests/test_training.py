@@ -39,7 +39,7 @@ def tiny_args(data_dir, output_dir, *extra):
 
 @pytest.fixture(scope="module")
 def toy_dir(tmp_path_factory):
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     return generate_toy_dataset(tmp_path_factory.mktemp("toy") / "toy-ava", seed=3, **TINY_TOY)
 
@@ -64,7 +64,7 @@ def _tree_digest(folder: Path) -> dict[str, str]:
 
 def test_toy_dataset_files_are_official_and_deterministic(toy_dir, tmp_path):
     from videomae_action_detection.processing.formats.ava_files import read_ava_csv, read_label_map
-    from videomae_action_detection.training.toy_dataset import TOY_ACTION_IDS, generate_toy_dataset
+    from videomae_action_detection.training.data.toy_dataset import TOY_ACTION_IDS, generate_toy_dataset
     from videomae_action_detection.processing.formats.untrusted_pickle import load_pickled_data
 
     annotations = toy_dir / "annotations"
@@ -131,7 +131,7 @@ def _assert_boxes_on_people(example, processor) -> int:
 def test_toy_round_trip_through_builder_and_processor(toy_dir):
     """Boxes of the builder, after the processor's resize, land on the drawn people and only there."""
     from videomae_action_detection.processing import ava_video_processor
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
 
     dataset = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")
     assert len(dataset["validation"]) == TINY_TOY["val_videos"] * TINY_TOY["keyframes_per_video"]
@@ -143,8 +143,8 @@ def test_toy_round_trip_through_builder_and_processor(toy_dir):
 def test_toy_ava_kinetics_round_trip(tmp_path):
     """The `ava_kinetics` style: Kinetics clips named {id}_{start}_{end} with their own CSVs and proposals."""
     from videomae_action_detection.processing import ava_video_processor
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     root = generate_toy_dataset(tmp_path / "toy", seed=1, style="ava_kinetics", **{**TINY_TOY, "train_videos": 3,
                                                                                    "val_videos": 2})
@@ -163,8 +163,8 @@ def test_corrupt_video_is_an_error_naming_the_file(toy_dir, tmp_path):
     import datasets
 
     from videomae_action_detection.processing import ava_video_processor
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset
-    from videomae_action_detection.training.run_action_detection import AVAClipDataset, collate_action_detection
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.clip_dataset import AVAClipDataset, collate_action_detection
 
     example = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")["validation"][-1]
     broken = tmp_path / "broken.mp4"
@@ -184,10 +184,8 @@ def test_corrupt_video_is_an_error_naming_the_file(toy_dir, tmp_path):
 
 def test_layer_decay_learning_rates_follow_warmup_and_cosine(tmp_path):
     from videomae_action_detection.modeling import VideoMAEForActionDetection
-    from videomae_action_detection.training.run_action_detection import (
-        ActionDetectionTrainer,
-        ActionDetectionTrainingArguments,
-    )
+    from videomae_action_detection.training.arguments import ActionDetectionTrainingArguments
+    from videomae_action_detection.training.trainer import ActionDetectionTrainer
 
     model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=2))
     args = ActionDetectionTrainingArguments(output_dir=str(tmp_path), use_cpu=True, learning_rate=1e-3,
@@ -223,9 +221,9 @@ def test_layer_decay_learning_rates_follow_warmup_and_cosine(tmp_path):
 
 def _random_baseline_map(toy_dir, output_dir, seeds=(0, 1, 2, 3, 4)) -> float:
     """Mean frame-mAP of uniformly random scores on the same kept proposals (same protocol and label map)."""
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
     from videomae_action_detection.processing.formats.detections import detections_from_outputs, keyframe_key
-    from videomae_action_detection.training.ava_evaluation import evaluate_ava_frame_map, groundtruth_from_references
+    from videomae_action_detection.training.evaluation.ava_evaluation import evaluate_ava_frame_map, groundtruth_from_references
     from videomae_action_detection.processing.formats.ava_files import read_label_map
 
     validation = load_ava_dataset(toy_dir, "ava", cache_dir=toy_dir.parent / "datasets-cache")["validation"]
@@ -299,7 +297,7 @@ def test_bf16_training_runs_autocast_end_to_end_in_the_fp32_map_band(trained, to
 def test_final_evaluation_logs_ap_per_action_and_draws_the_chart(trained, toy_dir):
     from picture_checks import colour_runs, left_spine, load_rgb
 
-    from videomae_action_detection.training.ap_chart import GROUP_STYLES, TRACK_COLOUR
+    from videomae_action_detection.training.evaluation.ap_chart import GROUP_STYLES, TRACK_COLOUR
     from videomae_action_detection.processing.formats.ava_files import read_label_map
 
     output_dir, metrics = trained

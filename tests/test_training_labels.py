@@ -19,7 +19,7 @@ MY_ACTIONS = [(79, "talk to (e.g., self, a person, a group)"), (12, "stand"), (7
 
 @pytest.fixture(scope="module")
 def toy_dir(tmp_path_factory):
-    from videomae_action_detection.training.toy_dataset import generate_toy_dataset
+    from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
 
     return generate_toy_dataset(tmp_path_factory.mktemp("toy") / "toy-ava", seed=5, **TINY_TOY)
 
@@ -37,8 +37,9 @@ def test_training_with_my_own_action_list(toy_dir, tmp_path):
     from huggingface_hub import ModelCard
 
     from videomae_action_detection.processing import ava_video_processor
-    from videomae_action_detection.training.ava_dataset import load_ava_dataset
-    from videomae_action_detection.training.run_action_detection import AVAClipDataset, main
+    from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
+    from videomae_action_detection.training.clip_dataset import AVAClipDataset
+    from videomae_action_detection.training.run_action_detection import main
 
     label_map = tmp_path / "my_actions.pbtxt"
     label_map.write_text("".join(f'item {{\n  name: "{name}"\n  id: {i}\n}}\n' for i, name in MY_ACTIONS))
@@ -75,7 +76,7 @@ def test_training_with_my_own_action_list(toy_dir, tmp_path):
 
 
 def test_ground_truth_labels_map_to_the_models_outputs():
-    from videomae_action_detection.training.run_action_detection import AVAClipDataset
+    from videomae_action_detection.training.clip_dataset import AVAClipDataset
 
     dataset = AVAClipDataset({"proposals": []}, None, train=True, clip_len=4, frame_interval=4,
                              label_action_ids=[79, 12, 7])
@@ -86,7 +87,7 @@ def test_ground_truth_labels_map_to_the_models_outputs():
 
 
 def test_unknown_config_override_is_an_error():
-    from videomae_action_detection.training.run_action_detection import parse_config_overrides
+    from videomae_action_detection.training.model_setup import parse_config_overrides
 
     assert parse_config_overrides("hidden_size=32,image_size=[96,96]") == {"hidden_size": 32, "image_size": [96, 96]}
     with pytest.raises(ValueError, match=r"'hiden_size=32'.*did you mean hidden_size"):
@@ -96,8 +97,9 @@ def test_unknown_config_override_is_an_error():
 def test_card_names_the_hub_base_model():
     from huggingface_hub import ModelCard
 
-    from videomae_action_detection.training.model_card import build_model_card
-    from videomae_action_detection.training.run_action_detection import ModelArguments, hub_base_model
+    from videomae_action_detection.training.publishing.model_card import build_model_card
+    from videomae_action_detection.training.arguments import ModelArguments
+    from videomae_action_detection.training.model_setup import hub_base_model
 
     assert hub_base_model(ModelArguments(model_name_or_path="MCG-NJU/videomae-base-finetuned-kinetics")) == \
         "MCG-NJU/videomae-base-finetuned-kinetics"
@@ -111,10 +113,8 @@ def test_card_names_the_hub_base_model():
 
 def _trainer(tmp_path, recipe_schedule=True, **arguments):
     from videomae_action_detection.modeling import VideoMAEForActionDetection
-    from videomae_action_detection.training.run_action_detection import (
-        ActionDetectionTrainer,
-        ActionDetectionTrainingArguments,
-    )
+    from videomae_action_detection.training.arguments import ActionDetectionTrainingArguments
+    from videomae_action_detection.training.trainer import ActionDetectionTrainer
 
     model = VideoMAEForActionDetection(tiny_config(num_hidden_layers=2))
     args = ActionDetectionTrainingArguments(output_dir=str(tmp_path), use_cpu=True, learning_rate=1e-3,
@@ -136,7 +136,7 @@ def test_optim_is_honoured_over_the_layer_decay_groups(tmp_path):
 
 
 def test_lr_scheduler_options_replace_the_recipe_schedule(tmp_path):
-    from videomae_action_detection.training.run_action_detection import uses_recipe_schedule
+    from videomae_action_detection.training.trainer import uses_recipe_schedule
 
     assert uses_recipe_schedule({"learning_rate", "warmup_epochs"})
     assert not uses_recipe_schedule({"lr_scheduler_type"})
@@ -154,7 +154,7 @@ def test_lr_scheduler_options_replace_the_recipe_schedule(tmp_path):
 
 
 def test_unknown_training_argument_is_an_error():
-    from videomae_action_detection.training.run_action_detection import parse_arguments
+    from videomae_action_detection.training.arguments import parse_arguments
 
     with pytest.raises(ValueError, match="warmup_ratio"):
         parse_arguments(["--warmup_ratio", "0.1"])

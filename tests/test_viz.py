@@ -11,7 +11,7 @@ from conftest import fixture_path
 from picture_checks import colour_runs, left_spine, load_rgb, png_text
 
 def _bar_colours():
-    from videomae_action_detection.training.ap_chart import GROUP_STYLES, TRACK_COLOUR
+    from videomae_action_detection.training.evaluation.ap_chart import GROUP_STYLES, TRACK_COLOUR
 
     colours = {group: rgb for group, (_, rgb) in GROUP_STYLES.items()}
     colours["track"] = TRACK_COLOUR
@@ -28,7 +28,8 @@ def _bars(png):
 @pytest.mark.parametrize("protocol", ["activitynet-2020", "mmaction2"])
 def test_eval_plot_draws_one_bar_per_class_with_an_ap(tmp_path, capsys, protocol):
     from videomae_action_detection.modeling import AVA_ACTION_TYPES
-    from videomae_action_detection.training.ava_evaluation import evaluate_ava_frame_map, main
+    from videomae_action_detection.training.evaluation.ava_evaluation import evaluate_ava_frame_map
+    from videomae_action_detection.training.evaluation.evaluation_command import main
 
     folder = fixture_path("ava_eval", "synthetic_small")
     results = json.loads((folder / "expected.json").read_text())["results"]
@@ -70,7 +71,7 @@ def test_eval_plot_draws_one_bar_per_class_with_an_ap(tmp_path, capsys, protocol
 
 
 def test_eval_plot_without_matplotlib_or_with_a_bad_path_is_an_error(tmp_path, capsys, monkeypatch):
-    from videomae_action_detection.training.ava_evaluation import main
+    from videomae_action_detection.training.evaluation.evaluation_command import main
 
     folder = fixture_path("ava_eval", "synthetic_small")
     arguments = ["--groundtruth", str(folder / "groundtruth.csv"), "--detections", str(folder / "detections.csv"),

@@ -119,12 +119,6 @@ class DetectionRecipe:
         """(hidden size, layers, heads, MLP size)."""
         return (self.hidden_size, self.num_hidden_layers, self.num_attention_heads, self.intermediate_size)
 
-    def schedule_steps(self, steps_per_epoch: int) -> tuple[int, int]:
-        """(warm-up steps, total steps) of the per-iteration schedule for `steps_per_epoch` optimizer steps."""
-        if steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
-        return self.warmup_epochs * steps_per_epoch, self.epochs * steps_per_epoch
-
     def to_dict(self) -> dict:
         return asdict(self)
 

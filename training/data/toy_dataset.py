@@ -51,12 +51,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
-from ..processing.cli.progress import progress_bar, set_quiet
+from ...modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES, AVA_ACTIONS
+from ...processing.cli.progress import progress_bar, set_quiet
+from ...processing.clip_reader import AVA_FPS, AVA_TIMESTAMP_START
+from ...processing.formats.detections import keyframe_key
 
 TOY_DATASET_VERSION = 1
-FPS = 30
-AVA_TIMESTAMP_START = 900  # AVA's annotated 15 minutes start at 15:00 of each movie
 
 STAND, WALK, RUN, JUMP, LIE = 12, 14, 10, 7, 8
 CARRY, WAVE = 17, 69
@@ -247,10 +247,10 @@ def _write_video(path: Path, frames: np.ndarray, crf: int) -> None:
     import av
 
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(FPS))
+        stream = container.add_stream("libx264", rate=Fraction(AVA_FPS))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.gop_size = FPS
-        stream.options = {"preset": "veryfast", "crf": str(crf), "bf": "2", "keyint_min": str(FPS),
+        stream.gop_size = AVA_FPS
+        stream.options = {"preset": "veryfast", "crf": str(crf), "bf": "2", "keyint_min": str(AVA_FPS),
                           "sc_threshold": "0", "threads": "1"}
         stream.thread_count = 1
         for frame in frames:
@@ -321,7 +321,7 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
             file_name = f"{youtube_id}_{start:06d}_{start + duration:06d}.mp4"
         people = _people(video_rng, settings)
         background = _background(video_rng, settings.width, settings.height)
-        num_frames = duration * FPS
+        num_frames = duration * AVA_FPS
         frames = np.empty((num_frames, settings.height, settings.width, 3), dtype=np.uint8)
         for index in range(num_frames):
             frame = background.copy()
@@ -335,14 +335,14 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
 
         keyframes = [start + 2 + k for k in range(settings.keyframes_per_video)]
         for second in keyframes:
-            frame_index = (second - start) * FPS
+            frame_index = (second - start) * AVA_FPS
             boxes = [_normalised(p.box_at(frame_index, settings.width), settings.width, settings.height)
                      for p in people]
             for person, box in zip(people, boxes):
                 for action_id in person.actions:
                     csv_lines.append(f"{youtube_id},{second if kinetics else f'{second:04d}'},{box[0]:.3f},{box[1]:.3f},{box[2]:.3f},"
                                      f"{box[3]:.3f},{action_id},{person.person_id}")
-            key = f"{youtube_id},{second:04d}"
+            key = keyframe_key(youtube_id, second)
             if video_rng.random() >= settings.no_proposal_rate:
                 proposals[key] = _proposals(video_rng, boxes, settings)
             else:
@@ -350,7 +350,7 @@ def _split(rng: np.random.Generator, split: str, num_videos: int, settings: ToyD
             counts["keyframes"] += 1
             counts["boxes"] += len(boxes)
         # The second after the last keyframe is a keyframe AVA left out of the annotation (excluded timestamp).
-        excluded_lines.append(f"{youtube_id},{keyframes[-1] + 1:04d}")
+        excluded_lines.append(keyframe_key(youtube_id, keyframes[-1] + 1))
 
     annotations = root / "annotations"
     if kinetics:
@@ -446,7 +446,7 @@ def _read_manifest(path: Path) -> dict | None:
 def _file_record(root: Path) -> dict[str, dict]:
     """What a complete set holds: `files` {relative path: bytes} for the annotation files and `videos` {relative
     path: frames} (libx264 output varies by a few bytes between runs; the frame count does not)."""
-    from ..processing.clip_reader import open_video
+    from ...processing.clip_reader import open_video
 
     files, videos = {}, {}
     for path in sorted(root.rglob("*")):
@@ -465,7 +465,7 @@ def _file_record(root: Path) -> dict[str, dict]:
 def _verify_files(root: Path, manifest: dict) -> str | None:
     """None when every file the manifest lists is there with its size and every video opens with its frame count,
     else what is wrong."""
-    from ..processing.clip_reader import open_video
+    from ...processing.clip_reader import open_video
 
     files, videos = manifest.get("files"), manifest.get("videos")
     if not isinstance(files, dict) or not isinstance(videos, dict) or not files or not videos:
@@ -528,7 +528,7 @@ def _build(staging: Path, config: ToyDatasetSettings, seed: int, progress: bool 
             counts["kinetics_val"] = _split(val_rng, "val", config.val_videos, config, staging, used_ids, True,
                                             bar=bar)
     manifest = {
-        "description": "toy AVA-format data set of videomae_action_detection (training/toy_dataset.py)",
+        "description": "toy AVA-format data set of videomae_action_detection (training/data/toy_dataset.py)",
         "settings": asdict(config),
         "actions": {action_id: AVA_ACTION_NAMES[action_id] for action_id in TOY_ACTION_IDS},
         "action_groups": {action_id: AVA_ACTION_TYPES[action_id] for action_id in TOY_ACTION_IDS},
@@ -559,7 +559,7 @@ _SETTING_HELP = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..processing.cli.conventions import HelpFormatter, add_log_level
+    from ...processing.cli.conventions import HelpFormatter, add_log_level
 
     defaults = ToyDatasetSettings()
     parser = argparse.ArgumentParser(
@@ -585,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: `videomae-ava-toy-dataset OUTPUT_DIR [--seed 0] [--train_videos 40] ...`."""
-    from ..processing.cli.conventions import run_command
+    from ...processing.cli.conventions import run_command
 
     return run_command(_run, build_parser().parse_args(argv))
 

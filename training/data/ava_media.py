@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..processing.cli.progress import progress_bar
-from .ava_annotations import AVA_TIMESTAMP_START, KeyframeRecord, KineticsClip, parse_clip_name
+from ...processing.cli.progress import progress_bar
+from ...processing.clip_reader import AVA_TIMESTAMP_START
+from .ava_annotations import KeyframeRecord, KineticsClip, parse_clip_name
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..processing.formats.ava_files import AvaCsvRows
+from ...processing.formats.ava_files import AvaCsvRows
 from .ava_protocols import MMACTION2_GROUPS, Protocol
 
 logger = logging.getLogger(__name__)

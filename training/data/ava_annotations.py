@@ -36,14 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..processing.formats.ava_files import AvaCsvRows, read_ava_csv, read_keyframe_list
-from ..processing.clip_reader import AVA_FPS, AVA_TIMESTAMP_END, AVA_TIMESTAMP_START
-from ..processing.formats.untrusted_pickle import load_pickled_data
+from ...modeling.ava_labels import NUM_AVA_ACTIONS
+from ...processing.formats.ava_files import AvaCsvRows, read_ava_csv, read_excluded_timestamps
+from ...processing.clip_reader import AVA_FPS, AVA_TIMESTAMP_END, AVA_TIMESTAMP_START
+from ...processing.formats.detections import keyframe_key
+from ...processing.formats.proposals import NUM_MAX_PROPOSALS, PERSON_DET_SCORE_THR, select_proposals
 
-PERSON_DET_SCORE_THR = 0.9
-NUM_MAX_PROPOSALS = 1000
-NUM_ACTIONS = 80
-WHOLE_FRAME = (0.0, 0.0, 1.0, 1.0)
 
 _CLIP_NAME = re.compile(r"^(?P<youtube_id>.+)_(?P<start>\d+)_(?P<end>\d+)$")
 
@@ -77,8 +75,8 @@ def parse_clip_name(name: str) -> KineticsClip | None:
 
 
 def img_key(video_id: str, timestamp: float) -> str:
-    """mmaction2's keyframe key `"{video_id},{int(timestamp):04d}"`."""
-    return f"{video_id},{int(timestamp):04d}"
+    """mmaction2's keyframe key `"{video_id},{int(timestamp):04d}"`: the keyframe key of the whole second."""
+    return keyframe_key(video_id, int(timestamp))
 
 
 @dataclass
@@ -250,10 +248,10 @@ def _new_record(video_id, timestamp, where, kinetics_clip_ids, clip_cache) -> Ke
 def _check_rows(rows: AvaCsvRows) -> None:
     if not rows.num_rows:
         return
-    bad = np.flatnonzero((rows.action_ids < 1) | (rows.action_ids > NUM_ACTIONS))
+    bad = np.flatnonzero((rows.action_ids < 1) | (rows.action_ids > NUM_AVA_ACTIONS))
     if len(bad):
         row = int(bad[0])
-        raise ValueError(f"{rows.where(row)}: action id must be 1..{NUM_ACTIONS}, got {int(rows.action_ids[row])}")
+        raise ValueError(f"{rows.where(row)}: action id must be 1..{NUM_AVA_ACTIONS}, got {int(rows.action_ids[row])}")
     boxes = rows.boxes
     outside = np.flatnonzero(((boxes < 0) | (boxes > 1)).any(axis=1))
     if len(outside):
@@ -271,10 +269,9 @@ def _check_rows(rows: AvaCsvRows) -> None:
 
 
 def read_excluded_keyframes(path: str | os.PathLike | None) -> set[tuple[str, int]]:
-    """An excluded-timestamps CSV -> {(video id, int timestamp)} (mmaction2 compares `int(timestamp)`); empty for None."""
-    if path is None:
-        return set()
-    return {(video_id, int(float(timestamp))) for video_id, timestamp, _ in read_keyframe_list(path)}
+    """An excluded-timestamps CSV (`read_excluded_timestamps`) -> {(video id, int timestamp)} (mmaction2 compares
+    `int(timestamp)`); empty for None."""
+    return {(video_id, int(timestamp)) for video_id, timestamp in read_excluded_timestamps(path)}
 
 
 def drop_excluded(records: Iterable[KeyframeRecord], excluded: set[tuple[str, int]]) -> list[KeyframeRecord]:
@@ -293,65 +290,6 @@ def drop_excluded(records: Iterable[KeyframeRecord], excluded: set[tuple[str, in
 
 # ----------------------------------------------------------------------------------------------------------------
 # Proposals
-
-
-def load_proposals(path: str | os.PathLike) -> dict:
-    """A proposal pickle -> {"video_id,%04d": array}, loaded without running code (`untrusted_pickle`).
-
-    Raises:
-        UntrustedPickleError: the pickle names anything but plain data (e.g. a function that would run code).
-        ValueError: the pickle is not a dict with string keys.
-    """
-    proposals = load_pickled_data(path)
-    if not isinstance(proposals, Mapping):
-        raise ValueError(f"{path}: a proposal pickle must hold a dict 'video_id,%04d' -> (N, 5) array, got {type(proposals).__name__}")
-    for key in proposals:
-        if not isinstance(key, str):
-            raise ValueError(f"{path}: proposal keys must be strings 'video_id,%04d', got {key!r}")
-        break
-    return dict(proposals)
-
-
-def select_proposals(
-    proposals: Mapping | None,
-    key: str,
-    *,
-    source: str = "proposals",
-    person_det_score_thr: float = PERSON_DET_SCORE_THR,
-    num_max_proposals: int = NUM_MAX_PROPOSALS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The proposals mmaction2 uses for keyframe `key` -> ((P, 4) float64 boxes, (P,) float64 scores).
-
-    `score >= min(person_det_score_thr, best score)` in file order, at most `num_max_proposals`; a 4-column entry:
-    its first `num_max_proposals` rows with score 1.0; no entry (or no pickle): the whole frame with score 1.
-
-    Raises:
-        ValueError naming `source` and the key for an entry that is not an (N, 4) / (N, 5) array of finite numbers
-        with boxes inside [0, 1].
-    """
-    if proposals is None or key not in proposals:
-        return np.array([WHOLE_FRAME], dtype=np.float64), np.ones(1, dtype=np.float64)
-    entry = proposals[key]
-    try:
-        array = np.asarray(entry, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{source}: proposals of {key!r} are not an array of numbers ({type(entry).__name__})") from None
-    if array.ndim != 2 or array.shape[1] not in (4, 5):
-        raise ValueError(f"{source}: proposals of {key!r} must be an (N, 4) or (N, 5) array, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{source}: proposals of {key!r} hold a non-finite number")
-    if len(array) == 0:
-        return np.array([WHOLE_FRAME], dtype=np.float64), np.ones(1, dtype=np.float64)
-    if array.shape[1] == 5:
-        threshold = min(person_det_score_thr, float(array[:, 4].max()))
-        array = array[array[:, 4] >= threshold][:num_max_proposals]
-        boxes, scores = array[:, :4], array[:, 4]
-    else:
-        boxes = array[:num_max_proposals]
-        scores = np.ones(len(boxes), dtype=np.float64)
-    if boxes.min() < 0 or boxes.max() > 1:
-        raise ValueError(f"{source}: proposals of {key!r} must be normalised to [0, 1], got {boxes.tolist()}")
-    return np.ascontiguousarray(boxes), np.ascontiguousarray(scores)
 
 
 def attach_proposals(
@@ -402,7 +340,7 @@ def mmaction2_record(record: KeyframeRecord, frame_prefix: str = "FRAMES", fps: 
 def label_map_ids(label_map: Mapping[int, str], source: str | Path) -> list[int]:
     """The action ids of a label map, checked to be AVA ids (1..80)."""
     ids = sorted(label_map)
-    bad = [action_id for action_id in ids if not 1 <= action_id <= NUM_ACTIONS]
+    bad = [action_id for action_id in ids if not 1 <= action_id <= NUM_AVA_ACTIONS]
     if bad:
-        raise ValueError(f"{source}: AVA action ids run from 1 to {NUM_ACTIONS}, the label map has {bad}")
+        raise ValueError(f"{source}: AVA action ids run from 1 to {NUM_AVA_ACTIONS}, the label map has {bad}")
     return ids

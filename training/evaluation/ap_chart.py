@@ -2,12 +2,12 @@
 final evaluation).
 
 One horizontal bar per class that has an AP under the protocol (its length: AP in %, on a light-grey track from 0
-to 100 so that an AP of 0 still shows its row), grouped by AVA action type (pose, object manipulation, person
+to 100 so that an AP of 0 still shows its row), grouped by AVA action group (person movement, object manipulation, person
 interaction; classes whose id and name are not AVA's go to "other"), sorted by AP within a group, best first. The
 title names the mAP, the protocol and the number of classes; classes without an AP (no ground truth) are counted
 in a note under the chart, not drawn.
 
-    from videomae_action_detection.training.ap_chart import plot_class_ap
+    from videomae_action_detection.training.evaluation.ap_chart import plot_class_ap
     plot_class_ap(outcome, "ap.png")      # outcome: evaluate_ava_frame_map(...)
 """
 
@@ -19,16 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..modeling.ava_labels import AVA_ACTION_NAMES, AVA_ACTION_TYPES
-from ..processing.cli.plotting import new_figure, save_png
+from ...processing.cli.plotting import new_figure, save_png
+from .action_groups import AVA_ACTION_GROUPS, ava_action_group, group_name
 from .ava_frame_map_engine import IOU_THRESHOLD, FrameMapOutcome
 
-# Drawing order, legend name and bar colour (RGB) of each AVA action type.
+# Drawing order, legend name and bar colour (RGB) of each AVA action group (`action_groups.py`), then of the classes
+# that are not AVA's.
+OTHER = "OTHER"
 GROUP_STYLES: dict[str, tuple[str, tuple[int, int, int]]] = {
-    "PERSON_MOVEMENT": ("pose", (31, 119, 180)),
-    "OBJECT_MANIPULATION": ("object manipulation", (255, 127, 14)),
-    "PERSON_INTERACTION": ("person interaction", (44, 160, 44)),
-    "OTHER": ("other", (148, 103, 189)),
+    **{label_type: (group_name(label_type).replace("_", " "), colour)
+       for label_type, colour in zip(AVA_ACTION_GROUPS, ((31, 119, 180), (255, 127, 14), (44, 160, 44)), strict=True)},
+    OTHER: ("other", (148, 103, 189)),
 }
 TRACK_COLOUR = (225, 225, 225)  # the 0-100 track behind every bar
 ROW_INCHES = 0.22  # height of one class row
@@ -56,8 +57,8 @@ class ApChart:
 
 
 def action_group(action_id: int, name: str) -> str:
-    """The AVA action type of a class (`PERSON_MOVEMENT`, ...), or `OTHER` when id and name are not AVA's."""
-    return AVA_ACTION_TYPES[action_id] if AVA_ACTION_NAMES.get(action_id) == name else "OTHER"
+    """The AVA action group of a class (`PERSON_MOVEMENT`, ...), or `OTHER` when id and name are not AVA's."""
+    return ava_action_group(action_id, name) or OTHER
 
 
 def chart_rows(average_precision: Mapping[int, float], class_names: Mapping[int, str]) -> list[ChartRow]:

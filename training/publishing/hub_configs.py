@@ -5,7 +5,7 @@
   exactly as `save_pretrained` writes it for a converted model of that architecture;
 - `video_preprocessor_config.json`: the video processor (mmaction2's evaluation resize and normalisation, the AVA
   names, `auto_map` for remote code), as the converter writes it;
-- `README.md`: the model card (`training/model_card.py`) with the mAP mmaction2 reports for the released checkpoint.
+- `README.md`: the model card (`training/publishing/model_card.py`) with the mAP mmaction2 reports for the released checkpoint.
 
 `hub_configs/regenerate.py` calls it for every recipe; a test checks that the committed files equal a fresh
 regeneration.
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from ..modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
-from ..processing import ava_video_processor
+from ...modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
+from ...processing import ava_video_processor
 from .model_card import ConvertedCheckpoint, build_model_card, reported_result, write_model_card
-from .recipe import DetectionRecipe
+from ..recipe import DetectionRecipe
 
 # The Hub namespace the committed cards name in their code sample; the converter's --push_to_hub writes the real one.
 DEFAULT_NAMESPACE = "<namespace>"

@@ -1,13 +1,13 @@
 """AVA frame-mAP@0.5IoU as a Hugging Face `evaluate` metric (official ActivityNet 2020 / 2019 or mmaction2 protocol).
 
     import evaluate
-    from videomae_action_detection.training.ava_frame_map import MODULE_PATH
+    from videomae_action_detection.training.evaluation.ava_frame_map import MODULE_PATH
     metric = evaluate.load(MODULE_PATH)
     metric.add_batch(predictions=[{"key": "1j20qq1JyX4,0902", "boxes": [[0.1, 0.2, 0.5, 0.9]], "scores": [[...80]]}],
                      references=[{"key": "1j20qq1JyX4,0902", "boxes": [[0.1, 0.2, 0.5, 0.9]], "labels": [[12, 79]]}])
     metric.compute(protocol="activitynet-2020")
 
-The computation is `videomae_action_detection.training.ava_evaluation.ava_frame_map`; this file only adapts the
+The computation is `videomae_action_detection.training.evaluation.ava_evaluation.ava_frame_map`; this file only adapts the
 inputs.
 """
 
@@ -15,7 +15,7 @@ import datasets
 import evaluate
 
 from videomae_action_detection.processing.formats.detections import CSV_DECIMALS, detections_from_outputs
-from videomae_action_detection.training.ava_evaluation import ava_frame_map, groundtruth_from_references
+from videomae_action_detection.training.evaluation.ava_evaluation import ava_frame_map, groundtruth_from_references
 
 _DESCRIPTION = """
 AVA frame-mAP at IoU 0.5: per class, detections (person box, action score) are matched greedily in score order to

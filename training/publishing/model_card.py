@@ -19,8 +19,8 @@ from huggingface_hub import EvalResult, ModelCardData
 from huggingface_hub.repocard_data import eval_results_to_model_index
 from huggingface_hub.utils import yaml_dump
 
-from ..modeling import AVA_EVALUATED_ACTION_IDS, NUM_AVA_ACTIONS
-from .recipe import (
+from ...modeling import AVA_EVALUATED_ACTION_IDS, NUM_AVA_ACTIONS
+from ..recipe import (
     MMACTION2_DETECTION_README,
     MMACTION2_RECOGNITION_README,
     REPORTED_EVALUATION_PROTOCOL,
@@ -161,7 +161,7 @@ def _parameters(config) -> tuple[int, int]:
     """(all parameters, backbone parameters) of `VideoMAEForActionDetection(config)`, without allocating weights."""
     from accelerate import init_empty_weights
 
-    from ..modeling import VideoMAEForActionDetection
+    from ...modeling import VideoMAEForActionDetection
 
     with init_empty_weights():
         model = VideoMAEForActionDetection(config)

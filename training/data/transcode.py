@@ -44,13 +44,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..processing.cli.progress import progress_bar
+from ...processing.cli.progress import progress_bar
+from ...processing.clip_reader import AVA_FPS as TIMELINE_FPS
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-TIMELINE_FPS = 30
 DEFAULT_SHORT_SIDE = 320
 DEFAULT_GOP = 16
 DEFAULT_CRF = 18
@@ -60,7 +60,7 @@ PIXEL_FORMAT = "yuv444p"
 def transcoded_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """(height, width) of the transcoded frames: the processor's `rescaled_size` to `short_side` when the source is
     larger, else the source size; rounded down to even numbers (libx264 needs even sizes)."""
-    from ..processing.video_processing_videomae_action_detection import rescaled_size
+    from ...processing.video_processing_videomae_action_detection import rescaled_size
 
     if min(height, width) > short_side:
         height, width = rescaled_size(height, width, short_side)
@@ -84,7 +84,7 @@ def timeline_frames(path: str | os.PathLike):
     """Yield the source's frames on the 30 fps timeline, in order: `(H, W, 3)` uint8 RGB of timeline frame 1, 2, ...
     (frame `k` is the last frame with pts <= file time `(k - 1) / 30`, as `read_clip` reads it), up to the last tick
     before the end of the stream. One sequential decode."""
-    from ..processing.clip_reader import _frame_ticks, open_video
+    from ...processing.clip_reader import _frame_ticks, open_video
 
     container, stream = open_video(path)
     with container:

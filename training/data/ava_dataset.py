@@ -6,8 +6,8 @@ datasets 5 no longer runs loading scripts, so the builder is used directly:
     builder.download_and_prepare()
     dataset = builder.as_dataset()              # DatasetDict: train, validation
 
-or in one call `load_ava_dataset("/data/ava", "ava")`; `export_ava_dataset(dataset, folder, "ava")` writes parquet and
-a dataset card so that `datasets.load_dataset(folder, "ava")` loads it (offline too).
+or in one call `load_ava_dataset("/data/ava", "ava")`; `dataset_export.export_ava_dataset(dataset, folder, "ava")` writes
+parquet and a dataset card so that `datasets.load_dataset(folder, "ava")` loads it (offline too).
 
 Configs:
 - `ava`: AVA v2.2 train / validation.
@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections import ChainMap
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,20 +43,18 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from ..modeling.ava_labels import AVA_ACTIONS, AVA_EVALUATED_ACTION_IDS
+from ...modeling.ava_labels import AVA_ACTIONS, AVA_EVALUATED_ACTION_IDS, action_id_to_index
+from ...processing.clip_reader import AVA_FPS
+from ...processing.formats.ava_files import read_label_map
+from ...processing.formats.proposals import NUM_MAX_PROPOSALS, PERSON_DET_SCORE_THR, load_proposals
 from .ava_annotations import (
-    AVA_FPS,
-    NUM_MAX_PROPOSALS,
-    PERSON_DET_SCORE_THR,
     KeyframeRecord,
     attach_proposals,
     drop_excluded,
     label_map_ids,
-    load_proposals,
     read_excluded_keyframes,
     read_keyframe_records,
 )
-from ..processing.formats.ava_files import read_label_map
 from .ava_media import CHECKS, MEDIA_KINDS, MediaIndex, MediaSource, assign_kinetics_clips, format_missing, resolve_media
 
 logger = logging.getLogger(__name__)
@@ -360,7 +357,7 @@ class _Shard:
 def _has_clip_rows(csv_path: Path) -> bool:
     """Whether a box CSV holds Kinetics clip names (mmaction2's merged format)."""
     from .ava_annotations import parse_clip_name
-    from ..processing.formats.ava_files import read_ava_csv
+    from ...processing.formats.ava_files import read_ava_csv
 
     rows = read_ava_csv(csv_path)
     return any(parse_clip_name(video_id) is not None for video_id in rows.video_ids.tolist())
@@ -417,7 +414,7 @@ def example_from_record(record: KeyframeRecord, source: MediaSource, fps: int = 
         "fps": int(fps),
         "num_frames": record.shot_frames(fps),
         "boxes": record.boxes.astype(np.float32).tolist(),
-        "labels": [[action_id - 1 for action_id in labels] for labels in record.action_ids],
+        "labels": [[action_id_to_index(action_id) for action_id in labels] for labels in record.action_ids],
         "person_ids": [int(person) for person in record.person_ids],
         "proposals": record.proposals.astype(np.float32).tolist(),
         "proposal_scores": record.proposal_scores.astype(np.float32).tolist(),
@@ -445,7 +442,7 @@ def load_ava_dataset(
         download_mode: datasets' `DownloadMode` ("force_redownload" rebuilds, e.g. after videos were added).
         num_proc: processes writing the examples (shards of 25k keyframes); reading the annotations and checking
             the videos happen before, in this process.
-        transcoded_dir: a transcoded video store (`training/transcode.py`, `videomae-ava-dataset --transcode`):
+        transcoded_dir: a transcoded video store (`training/data/transcode.py`, `videomae-ava-dataset --transcode`):
             every example's `video_path` points at its transcoded file (same timeline, `video_start` unchanged); a
             video missing from the store's manifest is an error naming it.
         config_kwargs: other `AVAKineticsConfig` options (`video_start`, `media`, `check_videos`, ...).
@@ -479,313 +476,3 @@ def use_transcoded_videos(dataset: datasets.DatasetDict, data_dir, transcoded_di
         return {"video_path": [paths[path] if path else path for path in batch["video_path"]]}
 
     return dataset.map(point_at_store, batched=True, desc="pointing at the transcoded videos")
-
-
-_CARD_BODY = """# AVA v2.2 / AVA-Kinetics keyframes
-
-Spatio-temporal action detection keyframes of [AVA v2.2](https://research.google.com/ava/) and AVA-Kinetics, one
-row per annotated keyframe, as mmaction2's `AVAKineticsDataset` builds them: ground-truth person boxes (normalised
-`x1, y1, x2, y2`) with multi-hot AVA action labels (label index = AVA action id - 1; all 80 actions, 60 of them
-evaluated), person proposals with scores, and where to read each clip. The videos are not included (AVA licence):
-`video_path` / `frame_dir` point into the data folder the set was prepared from{relative}.
-
-Configs: {configs}.
-
-```python
-from datasets import load_dataset
-from videomae_action_detection.processing import read_clip
-
-dataset = load_dataset("<this folder or repo>", "{first}")
-example = dataset["validation"][0]
-frames, frame_numbers = read_clip(
-    example["video_path"] or example["frame_dir"], example["timestamp"],
-    timestamp_start=example["timestamp_start"], video_start=example["video_start"],
-    fps=example["fps"], num_frames=example["num_frames"],
-)
-```
-
-Made with `videomae_action_detection.training.ava_dataset.export_ava_dataset`.
-"""
-
-
-def export_ava_dataset(
-    dataset_dict: datasets.DatasetDict,
-    folder: str | os.PathLike,
-    config_name: str,
-    *,
-    relative_to: str | os.PathLike | None = None,
-) -> Path:
-    """Write a prepared set as parquet plus a dataset card, for the Hub or for `datasets.load_dataset(folder, config)`.
-
-    Files: `folder/<config_name>/<split>-00000-of-00001.parquet` and `folder/README.md`, whose YAML lists every
-    config exported into the folder (`configs:` with per-split `data_files`, and `dataset_info` with the features, so
-    the label names survive). Exporting a second config into the same folder adds it to the card.
-
-    Args:
-        dataset_dict: e.g. `load_ava_dataset(...)`.
-        folder: output folder (created).
-        config_name: the config name to write it under ("ava", "ava_kinetics").
-        relative_to: when given, `video_path` and `frame_dir` are written relative to this folder (usually the
-            data folder), so that users join them to their own copy of the videos.
-    """
-    from huggingface_hub import DatasetCard, DatasetCardData
-
-    from datasets.info import DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs
-
-    folder = Path(folder)
-    (folder / config_name).mkdir(parents=True, exist_ok=True)
-    if relative_to is not None:
-        dataset_dict = with_relative_paths(dataset_dict, relative_to)
-    data_files = []
-    for split, dataset in dataset_dict.items():
-        for old in (folder / config_name).glob(f"{split}-*.parquet"):
-            old.unlink()
-        dataset.to_parquet(str(folder / config_name / f"{split}-00000-of-00001.parquet"))
-        data_files.append({"split": split, "path": f"{config_name}/{split}-*.parquet"})
-
-    card_path = folder / "README.md"
-    card_data = DatasetCard.load(card_path).data if card_path.is_file() else DatasetCardData()
-    existing = MetadataConfigs.from_dataset_card_data(card_data)
-    MetadataConfigs({config_name: {"data_files": data_files}}).to_dataset_card_data(card_data)
-    names = sorted({*existing, config_name})
-    default = "ava" if "ava" in names else names[0]
-    card_data["configs"] = [
-        {key: value for key, value in entry.items() if key != "default"} | ({"default": True} if entry["config_name"] == default else {})
-        for entry in card_data["configs"]
-    ]
-    info = next(iter(dataset_dict.values())).info.copy()
-    info.splits = None
-    info.config_name = config_name
-    DatasetInfosDict({config_name: info}).to_dataset_card_data(card_data)
-    card_data["license"] = card_data.get("license") or "cc-by-4.0"
-    card_data["task_categories"] = ["video-classification"]
-    card_data["tags"] = ["ava", "ava-kinetics", "spatio-temporal-action-detection"]
-    body = _CARD_BODY.format(
-        relative=" (relative paths: join them to your own data folder)" if relative_to is not None else "",
-        configs=", ".join(f"`{name}`" for name in names),
-        first=default,
-    )
-    card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}\n{card_details(dataset_dict, config_name)}")
-    card.save(card_path)
-    return folder
-
-
-def with_relative_paths(dataset_dict: datasets.DatasetDict, root: str | os.PathLike) -> datasets.DatasetDict:
-    """The set with `video_path` and `frame_dir` relative to `root` (the data folder), for sharing."""
-    root = os.path.abspath(root)
-
-    def relative(batch):
-        for column in ("video_path", "frame_dir"):
-            batch[column] = [os.path.relpath(path, root) if path else "" for path in batch[column]]
-        return batch
-
-    return dataset_dict.map(relative, batched=True, desc="relative paths")
-
-
-LICENCE_NOTES = """## Licence
-
-The AVA v2.2 and AVA-Kinetics annotations (boxes, labels) are released by Google under CC BY 4.0; the proposals are
-FAIR's (from the SlowFast / mmaction2 releases). The videos are not part of this set: AVA's movies and the Kinetics
-clips come from YouTube and stay under their owners' terms; get them from the official AVA / Kinetics download
-instructions and point `video_path` / `frame_dir` at your copy.
-"""
-
-
-def card_details(dataset_dict: datasets.DatasetDict, config_name: str) -> str:
-    """Markdown for a dataset card: the config's splits with their keyframe, box and proposal counts, its features,
-    and the licence notes."""
-    lines = [f"## Config `{config_name}`", "", "| split | keyframes | ground-truth boxes | proposals | videos |",
-             "|---|---|---|---|---|"]
-    for split, dataset in dataset_dict.items():
-        boxes = sum(len(item) for item in dataset["boxes"])
-        proposals = sum(len(item) for item in dataset["proposals"])
-        videos = len(set(dataset["video_id"]))
-        lines.append(f"| {split} | {len(dataset)} | {boxes} | {proposals} | {videos} |")
-    features = next(iter(dataset_dict.values())).features
-    lines += ["", "Features:", ""]
-    lines += [f"- `{name}`: {_feature_text(feature)}" for name, feature in features.items()]
-    return "\n".join(lines) + "\n\n" + LICENCE_NOTES
-
-
-def _feature_text(feature) -> str:
-    """A feature's type for the card; a ClassLabel shows its class count, not its names (they are in the YAML)."""
-    inner = feature
-    while hasattr(inner, "feature"):
-        inner = inner.feature
-    if isinstance(inner, datasets.ClassLabel):
-        return "`" + re.sub(r"ClassLabel\(names=\[.*\]\)", f"ClassLabel({inner.num_classes} names)", repr(feature)) + "`"
-    return f"`{feature!r}`"
-
-
-def push_ava_dataset(dataset_dict: datasets.DatasetDict, repo_id: str, config_name: str,
-                     data_dir: str | os.PathLike, *, token: str | None = None, private: bool | None = None) -> str:
-    """Publish a prepared set on the Hub as `repo_id`'s config `config_name`; returns the card commit's URL.
-
-    `DatasetDict.push_to_hub(repo_id, config_name=...)` writes the parquet shards (`<config>/<split>-*.parquet`) and
-    the card's YAML (`configs`, `dataset_info`; other configs already in the repo are kept); then the card's text is
-    set: what the set is, licence, task tags and, per pushed config, splits with counts and the features.
-    `video_path` / `frame_dir` are pushed relative to `data_dir` (local absolute paths mean nothing elsewhere).
-    """
-    from huggingface_hub import DatasetCard
-
-    shared = with_relative_paths(dataset_dict, data_dir)
-    shared.push_to_hub(repo_id, config_name=config_name, token=token, private=private,
-                       set_default=True if config_name == "ava" else None)
-    card = DatasetCard.load(repo_id, repo_type="dataset", token=token)
-    data = card.data
-    data["license"] = data.get("license") or "cc-by-4.0"
-    data["task_categories"] = ["video-classification"]
-    data["tags"] = ["ava", "ava-kinetics", "spatio-temporal-action-detection"]
-    names = [entry["config_name"] for entry in data.get("configs") or []]
-    previous = {section.split("`", 2)[1]: section for section in card.text.split("\n## Config ")[1:]
-                if section.startswith("`")}
-    sections = {name: "## Config " + previous[name].split("\n## Licence")[0].rstrip() + "\n"
-                for name in names if name in previous and name != config_name}
-    sections[config_name] = card_details(dataset_dict, config_name).split("## Licence")[0]
-    body = _CARD_BODY.format(relative=" (relative paths: join them to your own data folder)",
-                             configs=", ".join(f"`{name}`" for name in names),
-                             first="ava" if "ava" in names else names[0])
-    body = body.replace("<this folder or repo>", repo_id)
-    text = body + "\n" + "\n".join(sections[name] for name in names if name in sections) + "\n" + LICENCE_NOTES
-    final = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{text}")
-    return str(final.push_to_hub(repo_id, repo_type="dataset", token=token,
-                                 commit_message=f"Dataset card for config {config_name}"))
-
-
-def build_parser():
-    import argparse
-
-    from ..processing.cli.conventions import HelpFormatter, add_log_level
-
-    parser = argparse.ArgumentParser(
-        prog="videomae-ava-dataset",
-        description="Prepare the AVA v2.2 / AVA-Kinetics keyframes as a datasets DatasetDict (cached), report missing "
-        "videos, and optionally export parquet + dataset card for the Hub.",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("data_dir", help="folder with annotations/ and videos/ or rawframes/")
-    parser.add_argument("--config", default="ava", choices=[config.name for config in AVAKinetics.BUILDER_CONFIGS],
-                        help="which builder config to prepare")
-    parser.add_argument("--cache_dir", default=None, help="datasets cache folder (None: the datasets default)")
-    parser.add_argument("--missing_videos", default="error", choices=MISSING_VIDEO_POLICIES,
-                        help="what to do with keyframes whose video is missing or unreadable")
-    parser.add_argument("--missing_list", default=None, help="write every missing / unreadable video to this file "
-                        "(tab-separated: split, name, keyframes, reason)")
-    parser.add_argument("--video_start", type=float, default=None, help="second at which AVA movie files start "
-                        "(0 full movies, 900 15-minute cuts; None: detect)")
-    parser.add_argument("--media", default="auto", choices=MEDIA_KINDS, help="videos, frame folders, or detect")
-    parser.add_argument("--check_videos", default="open", choices=CHECKS, help="how much of each video to check")
-    parser.add_argument("--label_map_file", default=AVAKineticsConfig.label_map_file,
-                        help="label map .pbtxt under annotations/")
-    parser.add_argument("--keep_empty_keyframes", action="store_true", help="keep keyframes with no person box")
-    parser.add_argument("--num_proc", type=int, default=None, help="processes for preparing (None: one)")
-    parser.add_argument("--force", action="store_true", help="prepare again even if cached")
-    parser.add_argument("--export", default=None, help="write parquet + README.md dataset card to this folder")
-    parser.add_argument("--relative_paths", action="store_true", help="export video_path / frame_dir relative to "
-                        "data_dir")
-    parser.add_argument("--transcode", default=None, metavar="DIR",
-                        help="also write the training-ready video store here (training/transcode.py: short side "
-                        "--transcode_short_side, 30 fps, GOP --transcode_gop, no B-frames) with its manifest; "
-                        "resumable (finished videos are skipped)")
-    parser.add_argument("--transcode_short_side", type=int, default=320, help="short side of the store")
-    parser.add_argument("--transcode_gop", type=int, default=16, help="keyframe interval of the store")
-    parser.add_argument("--transcode_crf", type=int, default=18, help="libx264 crf of the store")
-    parser.add_argument("--transcode_workers", type=int, default=os.cpu_count() or 1,
-                        help="parallel transcoding processes")
-    parser.add_argument("--push_to_hub", default=None, metavar="REPO",
-                        help="publish the prepared config to this Hub data set repo (parquet + card, paths relative "
-                        "to data_dir; token from HF_TOKEN / huggingface-cli login)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars (video probing and the datasets "
-                        "library's; they only show on a terminal anyway)")
-    add_log_level(parser)
-    return parser
-
-
-def main(argv=None) -> int:
-    """Command line: prepare a config (cached), print its splits and any missing videos, optionally export it."""
-    from ..processing.cli.conventions import run_command
-
-    return run_command(_run, build_parser().parse_args(argv))
-
-
-def _run(args) -> int:
-    from ..processing.cli.conventions import atomic_output, check_output_file
-
-    if args.quiet:
-        from ..processing.cli.progress import set_quiet
-
-        set_quiet()
-        datasets.disable_progress_bars()
-    if args.missing_list:  # outputs first: a bad path fails before the (long) preparation
-        check_output_file(args.missing_list, "--missing_list")
-    if args.export and os.path.exists(args.export) and not os.path.isdir(args.export):
-        raise NotADirectoryError(f"--export {args.export}: exists and is not a folder")
-    builder = AVAKinetics(
-        config_name=args.config,
-        data_dir=os.path.abspath(args.data_dir),
-        cache_dir=args.cache_dir,
-        missing_videos=args.missing_videos,
-        video_start=args.video_start,
-        media=args.media,
-        check_videos=args.check_videos,
-        label_map_file=args.label_map_file,
-        keep_empty_keyframes=args.keep_empty_keyframes,
-    )
-    builder.download_and_prepare(download_mode="force_redownload" if args.force else None, num_proc=args.num_proc)
-    dataset = builder.as_dataset()
-    report = getattr(builder, "missing_videos_report", None)
-    if report is None:
-        print("(loaded from the cache; pass --force to check the videos again)")
-    elif args.missing_list:
-        with atomic_output(args.missing_list) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-            for split, problems in report.items():
-                for item in problems:
-                    handle.write(f"{split}\t{item.name}\t{item.keyframes}\t{item.reason}\n")
-    for split, data in dataset.items():
-        missing = report.get(split, []) if report else []
-        note = f", {len(missing)} missing videos ({sum(item.keyframes for item in missing)} keyframes left out)" if missing else ""
-        print(f"{split}: {len(data)} keyframes{note}")
-    print(f"cache: {builder.cache_dir}")
-    if args.export:
-        export_ava_dataset(dataset, args.export, args.config, relative_to=args.data_dir if args.relative_paths else None)
-        print(f"exported to {args.export}")
-    if args.transcode:
-        from .transcode import transcode_videos
-
-        videos = sorted({path for data in dataset.values() for path in data["video_path"] if path})
-        manifest = transcode_videos(args.data_dir, videos, args.transcode, short_side=args.transcode_short_side,
-                                    gop=args.transcode_gop, crf=args.transcode_crf, workers=args.transcode_workers)
-        print(f"transcoded store: {args.transcode} ({len(manifest['videos'])} videos; load it with "
-              f"load_ava_dataset(..., transcoded_dir={args.transcode!r}))")
-    if args.push_to_hub:
-        try:
-            url = push_ava_dataset(dataset, args.push_to_hub, args.config, args.data_dir)
-        except OSError as error:
-            raise OSError(f"--push_to_hub {args.push_to_hub}: {error}") from error
-        except ValueError as error:
-            raise ValueError(f"--push_to_hub {args.push_to_hub}: {error}") from error
-        print(f"pushed {args.config} to {args.push_to_hub}: {url}")
-    return 0
-
-
-__all__ = [
-    "AVAKinetics",
-    "AVAKineticsConfig",
-    "AVA_ACTION_LABEL_NAMES",
-    "ava_features",
-    "build_split_records",
-    "example_from_record",
-    "export_ava_dataset",
-    "load_ava_dataset",
-    "push_ava_dataset",
-    "main",
-    "use_transcoded_videos",
-]
-
-
-if __name__ == "__main__":
-    # `python -m ...training.ava_dataset`: run the package's module (its builder class), not this __main__ copy.
-    from videomae_action_detection.training.ava_dataset import main as package_main
-
-    raise SystemExit(package_main())
