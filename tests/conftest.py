@@ -116,3 +116,19 @@ def tiny_model():
 
     torch.manual_seed(0)
     return VideoMAEForActionDetection(tiny_config()).eval()
+
+
+def load_model_case_inputs(case: str):
+    """An mmaction2_model fixture case -> (its folder, its tensors, pixel_values (B, T, C, H, W), per-clip boxes)."""
+    folder = fixture_path("mmaction2_model", case)
+    tensors = load_model_case(case)
+    pixel_values = tensors["pixel_values"].permute(0, 2, 1, 3, 4)  # fixture NCTHW -> our NTCHW
+    boxes = [tensors[f"proposals_{i}"] for i in range(pixel_values.shape[0])]
+    return folder, tensors, pixel_values, boxes
+
+
+def flat_logits(logits, boxes):
+    """(B, N, C) padded logits -> (sum N_i, C) in mmaction2's clip-by-clip order."""
+    import torch
+
+    return torch.cat([logits[b, : len(clip_boxes)] for b, clip_boxes in enumerate(boxes)])

@@ -14,12 +14,12 @@ import pytest
 from conftest import fixture_path
 
 from videomae_action_detection.processing import read_clip
+from videomae_action_detection.processing.clip_reader import AVA_FPS
 from videomae_action_detection.processing.synthetic_video import synthetic_frame, synthetic_frame_index, write_synthetic_video
 from videomae_action_detection.processing.formats.proposals import load_proposals
 from videomae_action_detection.training.data.ava_annotations import (
     attach_proposals,
     drop_excluded,
-    mmaction2_record,
     read_excluded_keyframes,
     read_keyframe_records,
 )
@@ -28,6 +28,26 @@ from videomae_action_detection.processing.formats.untrusted_pickle import Untrus
 
 CASES = ("mmaction2_test_sample", "ava_kinetics_merged")
 
+
+
+def mmaction2_record(record, frame_prefix: str = "FRAMES", fps: int = AVA_FPS) -> dict:
+    """A KeyframeRecord as mmaction2's `AVAKineticsDataset.get_data_info` fields (boxes and scores as lists), with
+    mmaction2's video id (the clip name for Kinetics) and the per-clip `shot_info`."""
+    return {
+        "video_id": record.clip_name,
+        "timestamp": int(record.timestamp),
+        "img_key": record.img_key,
+        "frame_dir": f"{frame_prefix}/{record.clip_name}",
+        "timestamp_start": record.timestamp_start,
+        "timestamp_end": record.timestamp_end,
+        "shot_info": [1, record.shot_frames(fps) + 1],
+        "fps": fps,
+        "gt_bboxes": record.boxes.tolist(),
+        "entity_ids": list(record.person_ids),
+        "proposals": record.proposals.tolist(),
+        "scores": record.proposal_scores.tolist(),
+        "gt_label_ids": [list(labels) for labels in record.action_ids],
+    }
 
 def _case(name):
     folder = fixture_path("mmaction2_data", "dataset", name)
@@ -244,7 +264,7 @@ def test_malformed_rows_name_file_and_line(tmp_path):
     lines = csv.read_text().splitlines()
     lines[3] = "0f39OWEqJ24,0903,0.034,0.189,0.669,0.980,81,0"
     csv.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=rf"ava_train_v2.2.csv:4: action id must be 1..80, got 81"):
+    with pytest.raises(ValueError, match=r"ava_train_v2.2.csv:4: action id must be 1..80, got 81"):
         load_ava_dataset(data_dir, "ava", cache_dir=tmp_path / "cache")
     lines[3] = "0f39OWEqJ24,0903,0.034,0.189"
     csv.write_text("\n".join(lines) + "\n")

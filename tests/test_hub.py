@@ -18,7 +18,7 @@ from transformers import VideoMAEForVideoClassification
 
 import convert_checkpoints
 from videomae_action_detection.training.publishing import conversion, mmaction2_checkpoint, mmaction2_keys
-from conftest import REPO_ROOT, fixture_path, load_model_case, run_without_package, tiny_config
+from conftest import REPO_ROOT, fixture_path, flat_logits, load_model_case_inputs, run_without_package, tiny_config
 from fake_hub import FakeHub
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection, ava_id2label
 from videomae_action_detection.processing import ava_video_processor, read_clip
@@ -31,16 +31,6 @@ HUB_CONFIGS = REPO_ROOT / "hub_configs"
 MMACTION2_BACKBONE_PARAMETERS = {"base": 86_227_200, "large": 303_860_736}
 
 
-def load_case(case: str):
-    folder = fixture_path("mmaction2_model", case)
-    tensors = load_model_case(case)
-    pixel_values = tensors["pixel_values"].permute(0, 2, 1, 3, 4)  # fixture NCTHW -> our NTCHW
-    boxes = [tensors[f"proposals_{i}"] for i in range(pixel_values.shape[0])]
-    return folder, tensors, pixel_values, boxes
-
-
-def flat_logits(logits: torch.Tensor, boxes) -> torch.Tensor:
-    return torch.cat([logits[b, : len(clip_boxes)] for b, clip_boxes in enumerate(boxes)])
 
 
 def convert(argv) -> int:
@@ -169,7 +159,7 @@ def remote_run(tmp_path_factory):
     Returns the paths and what the process wrote.
     """
     root = tmp_path_factory.mktemp("remote")
-    folder, tensors, pixel_values, boxes = load_case("interp_batch2")
+    folder, tensors, pixel_values, boxes = load_model_case_inputs("interp_batch2")
     converted = root / "videomae-tiny-ava"
     assert convert(["--checkpoint", folder / "checkpoint.pth", "--output_dir", converted]) == 0
     torch.save({"pixel_values": pixel_values, "boxes": boxes}, root / "inputs.pt")
@@ -432,7 +422,7 @@ def test_recognition_checkpoint_becomes_the_detectors_starting_point(tmp_path, c
     # the detector starts from the folder exactly as mmaction2's does from the recognizer ...
     detector = VideoMAEForActionDetection.from_pretrained(output).eval()
     assert (detector.videomae.layernorm.weight == 1).all() and (detector.videomae.layernorm.bias == 0).all()
-    folder, tensors, pixel_values, boxes = load_case("interp_batch2")
+    folder, tensors, pixel_values, boxes = load_model_case_inputs("interp_batch2")
     reference, _ = mmaction2_keys.convert_detection_checkpoint(folder / "checkpoint.pth")
     reference_state = reference.state_dict()
     backbone_keys = [k for k in reference_state if k.startswith("videomae.") and not k.startswith("videomae.layernorm.")]

@@ -10,7 +10,7 @@ from torchvision.ops import StochasticDepth
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
 
-from conftest import fixture_path, load_model_case, run_without_package, tiny_config
+from conftest import fixture_path, flat_logits, load_model_case, load_model_case_inputs, run_without_package, tiny_config
 from videomae_action_detection.training.publishing.conversion import save_converted
 from videomae_action_detection.training.publishing.mmaction2_checkpoint import ConversionError
 from videomae_action_detection.training.publishing.mmaction2_keys import convert_detection_checkpoint
@@ -22,23 +22,12 @@ from videomae_action_detection.processing.formats.untrusted_pickle import Untrus
 MODEL_CASES = ["interp_batch2", "square224_training_checkpoint"]
 
 
-def load_case(case: str):
-    folder = fixture_path("mmaction2_model", case)
-    tensors = load_model_case(case)
-    pixel_values = tensors["pixel_values"].permute(0, 2, 1, 3, 4)  # fixture NCTHW -> our NTCHW
-    boxes = [tensors[f"proposals_{i}"] for i in range(pixel_values.shape[0])]
-    return folder, tensors, pixel_values, boxes
-
-
-def flat_logits(logits: torch.Tensor, boxes) -> torch.Tensor:
-    """(B, N, 80) padded -> (sum N_i, 80) in mmaction2's clip-by-clip order."""
-    return torch.cat([logits[b, : len(clip_boxes)] for b, clip_boxes in enumerate(boxes)])
 
 
 @pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
 @pytest.mark.parametrize("case", MODEL_CASES)
 def test_converted_model_reproduces_mmaction2(case, attn_implementation):
-    folder, tensors, pixel_values, boxes = load_case(case)
+    folder, tensors, pixel_values, boxes = load_model_case_inputs(case)
     model, report = convert_detection_checkpoint(folder / "checkpoint.pth")
     model.set_attn_implementation(attn_implementation)
     with torch.no_grad():
@@ -61,7 +50,7 @@ def test_converted_model_reproduces_mmaction2(case, attn_implementation):
 
 
 def test_roi_features_match_mmaction2():
-    folder, tensors, pixel_values, boxes = load_case("interp_batch2")
+    folder, tensors, pixel_values, boxes = load_model_case_inputs("interp_batch2")
     model, _ = convert_detection_checkpoint(folder / "checkpoint.pth")
     with torch.no_grad():
         feature_map, _ = model.videomae(pixel_values)
@@ -264,7 +253,7 @@ def test_auto_classes_and_round_trip(tmp_path, tiny_model):
 
 
 def test_remote_code_load_without_the_package_gives_identical_logits(tmp_path):
-    folder, tensors, pixel_values, boxes = load_case("interp_batch2")
+    folder, tensors, pixel_values, boxes = load_model_case_inputs("interp_batch2")
     model, _ = convert_detection_checkpoint(folder / "checkpoint.pth")
     save_converted(model, tmp_path / "converted")
     with torch.no_grad():

@@ -3,7 +3,6 @@
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -33,8 +32,8 @@ def _args(toy_dir, output_dir, *extra):
 
 
 def test_training_with_my_own_action_list(toy_dir, tmp_path):
-    from transformers import AutoModel
     from huggingface_hub import ModelCard
+    from transformers import AutoModel
 
     from videomae_action_detection.processing import ava_video_processor
     from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
@@ -95,8 +94,6 @@ def test_unknown_config_override_is_an_error():
 
 
 def test_card_names_the_hub_base_model():
-    from huggingface_hub import ModelCard
-
     from videomae_action_detection.training.publishing.model_card import build_model_card
     from videomae_action_detection.training.arguments import ModelArguments
     from videomae_action_detection.training.model_setup import hub_base_model

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..formats.ava_files import open_annotation_text
 from ..formats.detections import split_keyframe_key
-from ..formats.untrusted_pickle import load_pickled_data
+from ..formats.proposals import load_proposals
 from ..person_boxes import PersonBoxes, checked_normalised_boxes, person_boxes_from_array
 from ..video_keyframes import as_seconds
 
@@ -45,9 +45,7 @@ class ProposalsFile:
         self.video_ids = sorted({video_id for video_id, _ in entries})
 
     def _read_pickle(self) -> dict:
-        data = load_pickled_data(self.path)
-        if not isinstance(data, dict):
-            raise ValueError(f"{self.path}: an AVA proposals pickle is a dict 'video_id,timestamp' -> (N, 5) array, got {type(data).__name__}")
+        data = load_proposals(self.path)
         entries = {}
         for key, value in data.items():
             try:

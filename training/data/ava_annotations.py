@@ -313,30 +313,6 @@ def attach_proposals(
     return without
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# mmaction2-style view (for comparisons with mmaction2's records)
-
-
-def mmaction2_record(record: KeyframeRecord, frame_prefix: str = "FRAMES", fps: int = AVA_FPS) -> dict:
-    """A KeyframeRecord as mmaction2's `AVAKineticsDataset.get_data_info` fields (boxes and scores as lists), with
-    mmaction2's video id (the clip name for Kinetics) and the per-clip `shot_info`."""
-    return {
-        "video_id": record.clip_name,
-        "timestamp": int(record.timestamp),
-        "img_key": record.img_key,
-        "frame_dir": f"{frame_prefix}/{record.clip_name}",
-        "timestamp_start": record.timestamp_start,
-        "timestamp_end": record.timestamp_end,
-        "shot_info": [1, record.shot_frames(fps) + 1],
-        "fps": fps,
-        "gt_bboxes": record.boxes.tolist(),
-        "entity_ids": list(record.person_ids),
-        "proposals": record.proposals.tolist(),
-        "scores": record.proposal_scores.tolist(),
-        "gt_label_ids": [list(labels) for labels in record.action_ids],
-    }
-
-
 def label_map_ids(label_map: Mapping[int, str], source: str | Path) -> list[int]:
     """The action ids of a label map, checked to be AVA ids (1..80)."""
     ids = sorted(label_map)
