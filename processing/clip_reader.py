@@ -22,7 +22,9 @@ Sources
   instant as a timeline tick (e.g. 24 fps frame 16 at 0.6667 s, stored as 0.667 s), the previous frame is the one
   shown at that tick. The reader seeks to the keyframe before the clip and decodes forward, so a clip late in a long
   video costs about as much as one at its start (about one GOP plus the clip's span of decoded frames); the frames
-  are the same, pixel for pixel, as those of a full sequential decode (RGB via PyAV's `to_ndarray("rgb24")`).
+  are the same, pixel for pixel, as those of a full sequential decode (RGB via PyAV's `to_ndarray("rgb24")`). In an
+  intra-only stretch (every packet a keyframe, as in the transcoded store) the frames shown are chosen from the
+  packets' timestamps and only those are decoded: 16 frames for a 16-frame clip instead of its ~61-frame span.
   A file that stops before the duration it declares (a truncated download) is an error when a clip reaches the
   point where it stops; a clip entirely before that point still reads.
   Rotation: a file whose display matrix rotates the picture (phone videos: 90, 180 or 270 degrees) is read as a
@@ -48,6 +50,8 @@ Part of the video processor's remote code: imports only numpy, torch, torchvisio
 `try` block so that transformers' `check_imports` does not list it as a requirement) PyAV.
 """
 
+import bisect
+import itertools
 import math
 import os
 from fractions import Fraction
@@ -437,9 +441,17 @@ def frame_rotation(frame) -> int:
     return int(round(degrees / 90.0)) % 4 * 90
 
 
-def displayed_rgb(frame) -> np.ndarray:
-    """A decoded PyAV frame as a player shows it: `(H, W, 3)` uint8 RGB with the display-matrix rotation applied."""
-    image = frame.to_ndarray(format="rgb24")
+def displayed_rgb(frame, reformatter=None) -> np.ndarray:
+    """A decoded PyAV frame as a player shows it: `(H, W, 3)` uint8 RGB with the display-matrix rotation applied.
+
+    `reformatter`: an `av.video.reformatter.VideoReformatter` shared by the frames of one read. It keeps its FFmpeg
+    conversion context between frames of the same size and format, where a frame's own conversion sets one up each
+    time (at 320 x 569, 0.85 ms instead of 2.3 ms a frame); the pixels are the same.
+    """
+    if reformatter is not None:
+        image = reformatter.reformat(frame, format="rgb24").to_ndarray()
+    else:
+        image = frame.to_ndarray(format="rgb24")
     quarter_turns = frame_rotation(frame) // 90
     return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
 
@@ -546,6 +558,7 @@ def _read_video_clips(path, clips, *, offset, fps, decode_info):
                         f"{float((declared_end - origin) * time_base):.3f} s"
                     )
         totals = {"decoded_frames": 0, "seeks": 0, "passes": 0, "reached_end": False}
+        reformatter = av.video.reformatter.VideoReformatter()
         results = [None] * len(clips)
         for group in overlapping_groups([(int(numbers.min()), int(numbers.max())) for numbers, _, _ in clips]):
             wanted = sorted(set().union(*(clips[index][0].tolist() for index in group)))
@@ -575,7 +588,7 @@ def _read_video_clips(path, clips, *, offset, fps, decode_info):
                 for k in numbers:
                     frame = picked[k]
                     if id(frame) not in arrays:
-                        arrays[id(frame)] = displayed_rgb(frame)
+                        arrays[id(frame)] = displayed_rgb(frame, reformatter)
                     frames.append(arrays[id(frame)])
                 results[index] = (_stack(frames, f"video {path}"), used, last)
         if decode_info is not None:
@@ -588,6 +601,64 @@ def _frame_ticks(frame, stream):
         return frame.duration
     rate = stream.average_rate or stream.guessed_rate
     return max(1, int(round(1 / (Fraction(rate) * stream.time_base)))) if rate else 1
+
+
+def _decoded(packets):
+    """The frames of `packets` decoded in order (what `container.decode(stream)` gives for the packets it demuxes)."""
+    for packet in packets:
+        yield from packet.decode()
+
+
+def _intra_only_head(packets, last_threshold):
+    """Demux from a seek point while every packet is a keyframe (an intra-only stream: no frame refers to another),
+    up to the first packet shown after `last_threshold` or the end of the stream.
+
+    Returns `(head, intra_only)`: the packets demuxed (the end-of-stream packet included when reached) and whether
+    they allow decoding only the frames wanted: all keyframes, presentation timestamps increasing, at least one.
+    When not, `head` is followed by the rest of `packets` and decoded in full.
+    """
+    head = []
+    previous_pts = None
+    for packet in packets:
+        head.append(packet)
+        if packet.size == 0 and packet.pts is None:  # end of the stream (PyAV's flush packet)
+            return head, previous_pts is not None
+        if not packet.is_keyframe or packet.pts is None or (previous_pts is not None and packet.pts <= previous_pts):
+            return head, False
+        previous_pts = packet.pts
+        if packet.pts > last_threshold:
+            return head, True
+    return head, previous_pts is not None
+
+
+def _decode_intra_only(stream, head, order, thresholds, stats):
+    """`_decode_at` for an intra-only stretch of packets (`_intra_only_head`): each timeline frame `k` is assigned,
+    from the packets' presentation timestamps alone, the last packet with pts <= thresholds[k] (the first packet for a
+    time before it, as at the start of a stream), and only those packets are decoded, plus the last packet of the
+    stream when the end was reached (its duration gives the end time). Same frames as decoding every packet."""
+    reached_end = head[-1].size == 0 and head[-1].pts is None
+    packets = head[:-1] if reached_end else head
+    starts = [packet.pts for packet in packets]
+    chosen = {}
+    for k in order:
+        chosen[k] = max(0, bisect.bisect_right(starts, thresholds[k]) - 1)
+    to_decode = sorted(set(chosen.values()) | ({len(packets) - 1} if reached_end else set()))
+    by_index = {}
+    for index in to_decode:
+        frames = packets[index].decode()
+        if not frames:  # a decoder that holds frames back (frame threading): drain it, then accept packets again
+            frames = stream.codec_context.decode(None)
+            stream.codec_context.flush_buffers()
+        if len(frames) != 1:
+            raise ValueError(f"a keyframe packet (pts {packets[index].pts}) decoded to {len(frames)} frames")
+        by_index[index] = frames[0]
+    stats["decoded_frames"] += len(to_decode)
+    picked = {k: by_index[index] for k, index in chosen.items()}
+    if not reached_end:
+        return picked, None, stats
+    stats["reached_end"] = True
+    last = by_index[len(packets) - 1]
+    return picked, last.pts + _frame_ticks(last, stream), stats
 
 
 def _decode_at(container, stream, thresholds, origin):
@@ -611,8 +682,16 @@ def _decode_at(container, stream, thresholds, origin):
         at_start = target <= origin
         container.seek(origin if at_start else target, stream=stream, backward=True, any_frame=False)
         stats["seeks"] += 1
+        packets = container.demux(stream)
+        head, intra_only = _intra_only_head(packets, thresholds[order[-1]])
+        if intra_only:
+            if not at_start and head[0].pts > first:
+                target = min(target, first) - back_off
+                back_off *= 2
+                continue
+            return _decode_intra_only(stream, head, order, thresholds, stats)
         picked, previous, index, started, retry = {}, None, 0, False, False
-        for frame in container.decode(stream):
+        for frame in _decoded(itertools.chain(head, packets)):
             stats["decoded_frames"] += 1
             pts = frame.pts
             if pts is None:

@@ -293,7 +293,8 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
             frames = frames.as_subclass(torch.Tensor)
             pixel_boxes = {name: value.as_subclass(torch.Tensor) for name, value in pixel_boxes.items()}
             if settings["do_normalize"]:
-                frames = (frames - mean.to(frames.device)) / std.to(frames.device)
+                # In place on the processor's own float copy (same values as `(frames - mean) / std`).
+                frames = frames.contiguous().sub_(mean.to(frames.device)).div_(std.to(frames.device))
             pixel_values.append(frames)
             for name, value in pixel_boxes.items():
                 out_boxes[name].append(value)
@@ -323,8 +324,10 @@ class VideoMAEActionDetectionVideoProcessor(BaseVideoProcessor):
                 f"crop offset (top {top}, left {left}) of {augmentation} does not fit a {crop_size.height}x{crop_size.width} "
                 f"crop in the {new_height}x{new_width} rescaled frame"
             )
-        frames, boxes = _resize(clip, pixel_boxes, (new_height, new_width), interpolation)
+        frames, boxes = _resize(clip, pixel_boxes, (new_height, new_width), interpolation, round_levels=False)
+        # Rounded to levels after the crop: the same values as rounding the whole frame, on fewer pixels.
         frames = tvF.crop(frames, top, left, crop_size.height, crop_size.width)
+        frames = tv_tensors.wrap(frames.contiguous().round_().clamp_(0, 255), like=frames)
         cropped = {}
         for name, value in boxes.items():
             value = tvF.crop(value, top, left, crop_size.height, crop_size.width)
@@ -536,13 +539,14 @@ def _to_float32(clip: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(clip.numpy().astype(np.float32))
 
 
-def _resize(clip, pixel_boxes, new_size, interpolation):
-    """Resize a `(T, 3, H, W)` uint8 clip to `new_size` (float32, rounded to whole levels, as OpenCV's uint8 output)
-    and scale its boxes by `float32(new / old)` per axis."""
+def _resize(clip, pixel_boxes, new_size, interpolation, round_levels=True):
+    """Resize a `(T, 3, H, W)` uint8 clip to `new_size` (float32, rounded to whole levels as OpenCV's uint8 output,
+    unless `round_levels=False` for a caller that rounds later) and scale its boxes by `float32(new / old)` per axis."""
     frames = tv_tensors.Video(_to_float32(clip))
     if tuple(clip.shape[-2:]) != tuple(new_size):
         frames = tvF.resize(frames, list(new_size), interpolation=interpolation, antialias=False)
-        frames = tv_tensors.wrap(frames.round_().clamp_(0, 255), like=frames)
+        if round_levels:
+            frames = tv_tensors.wrap(frames.round_().clamp_(0, 255), like=frames)
     boxes = {name: tvF.resize(value, list(new_size)) for name, value in pixel_boxes.items()}
     return frames, boxes
 

@@ -681,3 +681,17 @@ def test_read_clip_refuses_bad_arguments_naming_them(arguments, message):
     frames = np.zeros((60, 8, 8, 3), np.uint8)
     with pytest.raises((ValueError, TypeError), match=message):
         read_clip(frames, **arguments)
+
+
+def test_transcoded_store_of_a_rotated_video_holds_the_frames_as_shown(tmp_path):
+    """the store wrote a rotated phone video's frames as stored (sideways), while its boxes are in the shown frame."""
+    from videomae_action_detection.training.data.transcode import resize_frame, transcode_video
+
+    path = _rotated_video(tmp_path / "phone.mp4", -90)
+    info = transcode_video(path, tmp_path / "store" / "phone.mp4", short_side=48)
+    assert (info["height"], info["width"]) == (64, 48)  # portrait, as shown
+    original, numbers = read_clip(path, 0.5, clip_len=2, frame_interval=4)
+    stored, stored_numbers = read_clip(tmp_path / "store" / "phone.mp4", 0.5, clip_len=2, frame_interval=4)
+    assert np.array_equal(numbers, stored_numbers) and stored.shape == original.shape == (2, 64, 48, 3)
+    expected = np.stack([resize_frame(frame, (64, 48)) for frame in original])
+    assert np.abs(stored.astype(int) - expected.astype(int)).mean() < 3

@@ -313,28 +313,39 @@ def test_seek_retries_when_the_index_lands_late():
     must go back and still pick the frames a sequential decode shows."""
 
     class Frame:
-        def __init__(self, pts):
-            self.pts, self.key_frame, self.duration = pts, pts % 10 == 0, 1
+        def __init__(self, pts, gop):
+            self.pts, self.key_frame, self.duration = pts, pts % gop == 0, 1
+
+    class Packet:
+        def __init__(self, pts, gop):
+            self.pts, self.gop, self.size = pts, gop, 1
+            self.is_keyframe = pts % gop == 0
+
+        def decode(self):
+            return [Frame(self.pts, self.gop)]
 
     class Stream:
         time_base, start_time, average_rate, guessed_rate, duration = Fraction(1, 30), 0, 30, 30, 100
 
     class Container:
-        def __init__(self):
-            self.position, self.seeks = 0, []
+        def __init__(self, gop):
+            self.position, self.seeks, self.gop = 0, [], gop
 
         def seek(self, target, stream, backward, any_frame):
             self.seeks.append(target)
-            self.position = max(0, ((target + 2) // 10) * 10)  # lands up to 2 ticks late
+            self.position = max(0, ((target + 2) // self.gop) * self.gop)  # lands up to 2 ticks late
 
-        def decode(self, stream):
-            return (Frame(pts) for pts in range(self.position, 100))
+        def demux(self, stream):
+            return (Packet(pts, self.gop) for pts in range(self.position, 100))
 
-    container = Container()
     thresholds = {k: k - 1 for k in (19, 23, 27)}  # pts 18, 22, 26: the keyframe before them is at 10
-    picked, end, stats = clip_reader._decode_at(container, Stream(), thresholds, 0)
-    assert {k: frame.pts for k, frame in picked.items()} == {19: 18, 23: 22, 27: 26}
-    assert stats["seeks"] == 2 and container.seeks[1] < container.seeks[0] and end is None
+    for gop in (10, 1):  # with P-frames (decoded forward), intra-only (only the frames shown are decoded)
+        container = Container(gop)
+        picked, end, stats = clip_reader._decode_at(container, Stream(), thresholds, 0)
+        assert {k: frame.pts for k, frame in picked.items()} == {19: 18, 23: 22, 27: 26}
+        assert stats["seeks"] == 2 and container.seeks[1] < container.seeks[0] and end is None
+        # P-frames: the late pass decodes its keyframe (pts 20), the second pts 0-27; intra-only: the 3 frames shown.
+        assert stats["decoded_frames"] == (3 if gop == 1 else 1 + 28)
 
 
 def test_video_start_of_end_and_errors(tmp_path, long_video):

@@ -106,11 +106,14 @@ TRANSCODE_TOY = dict(train_videos=2, val_videos=2, keyframes_per_video=3, width=
 def test_transcoded_store_frames_equal_decode_plus_resize(tmp_path):
     """`videomae-ava-dataset DATA --transcode DIR` on the toy set: the builder's examples point at the store, read_clip
     returns the same frame numbers, and the frames equal the source's decode + the processor's resize within the
-    H.264 error; the files are 30 fps, GOP 16, no B-frames, at the store's short side."""
+    H.264 error; the files are 30 fps, intra-only (every frame a keyframe), at the store's short side, and a clip read
+    decodes only the clip's frames."""
+    import json
+
     import av
     import numpy as np
 
-    from videomae_action_detection.processing import read_clip
+    from videomae_action_detection.processing import read_clip, read_frames
     from videomae_action_detection.training.data.ava_dataset import load_ava_dataset
     from videomae_action_detection.training.data.dataset_command import main
     from videomae_action_detection.training.data.toy_dataset import generate_toy_dataset
@@ -122,7 +125,7 @@ def test_transcoded_store_frames_equal_decode_plus_resize(tmp_path):
                  "--transcode_short_side", "64", "--transcode_workers", "2"]) == 0
     original = load_ava_dataset(root, "ava", cache_dir=tmp_path / "cache")
     transcoded = load_ava_dataset(root, "ava", cache_dir=tmp_path / "cache", transcoded_dir=store)
-    differences, expected_frames = [], []
+    differences, expected_frames, decoded = [], [], {}
     for split in original:
         for before, after in zip(original[split], transcoded[split]):
             assert after["video_path"] == str(store / "videos" / Path(before["video_path"]).name)
@@ -131,8 +134,10 @@ def test_transcoded_store_frames_equal_decode_plus_resize(tmp_path):
             arguments = dict(timestamp_start=before["timestamp_start"], video_start=before["video_start"],
                              fps=before["fps"], clip_len=8, frame_interval=8, num_frames=before["num_frames"] or None)
             frames, numbers = read_clip(before["video_path"], before["timestamp"], **arguments)
-            stored, stored_numbers = read_clip(after["video_path"], after["timestamp"], **arguments)
+            stored, stored_numbers = read_frames(after["video_path"], numbers, decode_info=decoded, **{
+                name: value for name, value in arguments.items() if name in ("timestamp_start", "video_start", "fps")})
             assert np.array_equal(numbers, stored_numbers)
+            assert decoded["decoded_frames"] == len(set(numbers.tolist())), decoded
             assert stored.shape == (8, 64, 64, 3)
             expected = np.stack([resize_frame(frame, (64, 64)) for frame in frames])
             expected_frames.append(expected)
@@ -149,9 +154,71 @@ def test_transcoded_store_frames_equal_decode_plus_resize(tmp_path):
     with av.open(str(next(store.glob("videos/*.mp4")))) as container:
         stream = container.streams.video[0]
         assert stream.average_rate == 30 and (stream.height, stream.width) == (64, 64)
-        keyframes = [index for index, frame in enumerate(container.decode(stream)) if frame.key_frame]
-        assert keyframes[:3] == [0, 16, 32]
-        assert stream.codec_context.has_b_frames is False or stream.codec_context.has_b_frames == 0
+        key_frames = [frame.key_frame for frame in container.decode(stream)]
+        assert len(key_frames) > 30 and all(key_frames)
+    settings = json.loads((store / "manifest.json").read_text())["settings"]
+    assert {name: settings[name] for name in ("gop", "tune", "crf", "pixel_format", "b_frames", "short_side")} == {
+        "gop": 1, "tune": "none", "crf": 14, "pixel_format": "yuv444p", "b_frames": 0, "short_side": 64}
+
+
+def test_intra_only_videos_decode_only_the_frames_asked_for(tmp_path):
+    """In a video whose every frame is a keyframe, `read_frames` decodes only the frames it returns (from the
+    packets' timestamps), with the frames of a full decode: scattered numbers, repeats, the first frames, and numbers
+    past the end (the last frame, whose duration gives the end). A video with P-frames is decoded forward as before."""
+    import av
+    import numpy as np
+
+    from videomae_action_detection.processing import read_frames
+    from videomae_action_detection.processing.synthetic_video import write_synthetic_video
+
+    intra = write_synthetic_video(tmp_path / "intra.mp4", 90, gop=1, b_frames=0)
+    predicted = write_synthetic_video(tmp_path / "predicted.mp4", 90, gop=30, b_frames=0)
+    for video, intra_only in ((intra, True), (predicted, False)):
+        with av.open(str(video)) as container:
+            assert all(packet.is_keyframe for packet in container.demux(video=0) if packet.size) is intra_only
+        with av.open(str(video)) as container:
+            everything = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        for numbers in ([40, 3, 77, 3, 58], [1, 2], [88, 90, 95, 120], [61]):
+            info = {}
+            frames, used = read_frames(video, numbers, decode_info=info)
+            assert used.tolist() == [min(k, 90) for k in numbers]
+            assert all(np.array_equal(frame, everything[k - 1]) for frame, k in zip(frames, used.tolist()))
+            if intra_only:
+                assert info["decoded_frames"] == len(set(used.tolist()) | ({90} if info["reached_end"] else set()))
+            else:
+                assert info["decoded_frames"] > max(used) - min(used)
+            assert info["reached_end"] == (max(numbers) > 90 or max(numbers) == 90)
+        # A 24 fps timeline over the 30 fps file: timeline frame k shows file frame floor((k - 1) * 30 / 24).
+        frames, used = read_frames(video, [1, 2, 3, 4, 5, 50], fps=24)
+        assert all(np.array_equal(frame, everything[(k - 1) * 30 // 24]) for frame, k in zip(frames, used.tolist()))
+
+
+def test_store_settings_are_recorded_and_a_store_of_other_settings_is_read_but_not_extended(tmp_path):
+    """The manifest names every setting (GOP, tune, pixel format); a store made with other settings (or by the
+    earlier version-1 manifest, GOP 16 without `tune`) still gives its paths, and adding videos to it is refused."""
+    import json
+
+    import pytest
+
+    from videomae_action_detection.processing.synthetic_video import write_synthetic_video
+    from videomae_action_detection.training.data.transcode import MANIFEST_NAME, transcode_videos, transcoded_paths
+
+    data = tmp_path / "data"
+    videos = [write_synthetic_video(data / "videos" / f"v{i}.mp4", 40, width=64, height=48, gop=30) for i in range(2)]
+    store = tmp_path / "store"
+    manifest = transcode_videos(data, videos[:1], store, short_side=48, progress=False)
+    assert manifest["settings"]["gop"] == 1 and manifest["settings"]["tune"] == "none"
+    with pytest.raises(ValueError, match="transcoded with .*'gop': 1.*not .*'gop': 8"):
+        transcode_videos(data, videos, store, short_side=48, gop=8, progress=False)
+    with pytest.raises(ValueError, match="`tune` must be one of"):
+        transcode_videos(data, videos, tmp_path / "other", short_side=48, tune="film", progress=False)
+    older = json.loads((store / MANIFEST_NAME).read_text())
+    older["settings"] = {"version": 1, "short_side": 48, "gop": 16, "crf": 18, "fps": 30, "codec": "libx264",
+                         "b_frames": 0}
+    (store / MANIFEST_NAME).write_text(json.dumps(older))
+    assert transcoded_paths(data, store) == {str(videos[0]): str(store / "videos" / "v0.mp4")}
+    with pytest.raises(ValueError, match="use another folder or the same settings"):
+        transcode_videos(data, videos, store, short_side=48, progress=False)
 
 
 def _jpeg_round_trip(frames):

@@ -165,6 +165,7 @@ def write_annotated_video(
             out_stream.codec_context.time_base = in_stream.time_base
             out_stream.options = {"qp": "0", "preset": preset} if lossless else {"crf": str(crf), "preset": preset}
             in_audio, out_audio = _copied_audio_stream(source, sink, path, shown_output)
+            reformatter = av.video.reformatter.VideoReformatter()  # one conversion context for every frame
             try:
                 for packet in source.demux(*(stream for stream in (in_stream, in_audio) if stream is not None)):
                     if packet.stream is in_audio:
@@ -173,7 +174,7 @@ def write_annotated_video(
                             sink.mux(packet)
                         continue
                     for frame in packet.decode():
-                        image = displayed_rgb(frame)
+                        image = displayed_rgb(frame, reformatter)
                         if font is None:
                             font = _font(max(10, min(image.shape[:2]) // 30))
                         seconds = (frame.pts - origin) * in_stream.time_base if frame.pts is not None else None

@@ -13,6 +13,7 @@ import datasets
 from .ava_dataset import MISSING_VIDEO_POLICIES, AVAKinetics, AVAKineticsConfig
 from .ava_media import CHECKS, MEDIA_KINDS
 from .dataset_export import export_ava_dataset, push_ava_dataset
+from .transcode import DEFAULT_CRF, DEFAULT_GOP, DEFAULT_SHORT_SIDE, DEFAULT_TUNE, TUNES
 
 
 def build_parser():
@@ -50,9 +51,13 @@ def build_parser():
                         help="also write the training-ready video store here (training/data/transcode.py: short side "
                         "--transcode_short_side, 30 fps, GOP --transcode_gop, no B-frames) with its manifest; "
                         "resumable (finished videos are skipped)")
-    parser.add_argument("--transcode_short_side", type=int, default=320, help="short side of the store")
-    parser.add_argument("--transcode_gop", type=int, default=16, help="keyframe interval of the store")
-    parser.add_argument("--transcode_crf", type=int, default=18, help="libx264 crf of the store")
+    parser.add_argument("--transcode_short_side", type=int, default=DEFAULT_SHORT_SIDE, help="short side of the store")
+    parser.add_argument("--transcode_gop", type=int, default=DEFAULT_GOP,
+                        help=f"keyframe interval of the store (default {DEFAULT_GOP}: intra-only, a clip read decodes "
+                        "only its own frames)")
+    parser.add_argument("--transcode_crf", type=int, default=DEFAULT_CRF, help="libx264 crf of the store")
+    parser.add_argument("--transcode_tune", default=DEFAULT_TUNE, choices=TUNES,
+                        help=f"libx264 tune of the store (default {DEFAULT_TUNE}; fastdecode: faster decoding, more bytes)")
     parser.add_argument("--transcode_workers", type=int, default=os.cpu_count() or 1,
                         help="parallel transcoding processes")
     parser.add_argument("--push_to_hub", default=None, metavar="REPO",
@@ -117,7 +122,8 @@ def _run(args) -> int:
 
         videos = sorted({path for data in dataset.values() for path in data["video_path"] if path})
         manifest = transcode_videos(args.data_dir, videos, args.transcode, short_side=args.transcode_short_side,
-                                    gop=args.transcode_gop, crf=args.transcode_crf, workers=args.transcode_workers)
+                                    gop=args.transcode_gop, crf=args.transcode_crf, tune=args.transcode_tune,
+                                    workers=args.transcode_workers)
         print(f"transcoded store: {args.transcode} ({len(manifest['videos'])} videos; load it with "
               f"load_ava_dataset(..., transcoded_dir={args.transcode!r}))")
     if args.push_to_hub:

@@ -15,15 +15,21 @@ What a transcoded file is
   antialiasing, `rescaled_size`; dimensions rounded to even numbers); sources whose short side is at most
   `short_side` keep their size (rounded down to even);
 - H.264 (libx264, yuv444p: no chroma subsampling, which alone costs about 1.3 grey levels of mean error on the toy
-  frames; `crf`, default 18), a keyframe every `gop` frames (default 16: a clip read seeks to at most 15 frames before
-  its first frame), no B-frames, constant 30 fps.
+  frames), a keyframe every `gop` frames, no B-frames, constant 30 fps, libx264 `tune` none or `fastdecode` (no
+  CABAC, no deblocking filter: faster to decode, more bytes). Defaults: `gop` 1, `crf` 14, no tune. With `gop` 1
+  every frame is a keyframe (intra-only), so `read_clip` decodes only the 16 frames a training clip shows
+  (`clip_reader`'s intra-only path), where a GOP of `g` frames decodes the clip's whole span (about 61 frames) plus
+  up to `g - 1` frames before it. The lower crf keeps an intra-only store as close to the source as the earlier
+  GOP 16, crf 18 store was. Measured on 720p sources, 1 core (`benchmarks/bench_video_store.py`, synthetic video):
+  a training clip reads in about 34 ms from the default store, 78 ms from GOP 16 / crf 18, 26 ms with
+  `--transcode_tune fastdecode` at crf 15, for 0.78, 0.35 and 1.02 GB per video hour (an intra-only store costs
+  relatively more bytes on film, where motion compensation saves more).
 
 Frames equal a direct decode of the source + the same resize within the encoding error, which is stated by
 measurement against mmaction2's rawframes (JPEG quality 95) of the same resized frames: on the toy set
-(`tests/test_throughput.py`, short side 96 -> 64, textured backgrounds) mean absolute difference 2.46 grey levels
-(99th percentile 14) for the store, 2.70 (99th percentile 21) for JPEG q95, at about 1/10 of the JPEGs' bytes. The
-store is a lossy copy, like the rawframes; `crf 0` is lossless in YUV (0.34 levels from the RGB round trip) at
-about 6x the bytes of crf 18.
+(`tests/test_throughput.py`, short side 96 -> 64, textured backgrounds) mean absolute difference 2.41 grey levels
+(99th percentile 10) for the default store, 2.70 (99th percentile 21) for JPEG q95. The store is a lossy copy, like
+the rawframes; `crf 0` is lossless in YUV (0.34 levels from the RGB round trip).
 
 Resumable: files are written as `NAME.partial.mp4` and renamed when complete; `manifest.json` (written atomically
 after every finished video) records each source (path relative to the data folder, size, mtime), its transcoded file
@@ -50,10 +56,13 @@ from ...processing.clip_reader import AVA_FPS as TIMELINE_FPS
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+READABLE_MANIFEST_VERSIONS = (1, 2)  # version 1: GOP 16 stores without `tune`; still read, not extended
 DEFAULT_SHORT_SIDE = 320
-DEFAULT_GOP = 16
-DEFAULT_CRF = 18
+DEFAULT_GOP = 1
+DEFAULT_TUNE = "none"
+TUNES = ("none", "fastdecode")
+DEFAULT_CRF = 14
 PIXEL_FORMAT = "yuv444p"
 
 
@@ -82,9 +91,13 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def timeline_frames(path: str | os.PathLike):
     """Yield the source's frames on the 30 fps timeline, in order: `(H, W, 3)` uint8 RGB of timeline frame 1, 2, ...
-    (frame `k` is the last frame with pts <= file time `(k - 1) / 30`, as `read_clip` reads it), up to the last tick
-    before the end of the stream. One sequential decode."""
-    from ...processing.clip_reader import _frame_ticks, open_video
+    (frame `k` is the last frame with pts <= file time `(k - 1) / 30`, as `read_clip` reads it: rotated as a player
+    shows it), up to the last tick before the end of the stream. One sequential decode."""
+    from av.video.reformatter import VideoReformatter
+
+    from ...processing.clip_reader import _frame_ticks, displayed_rgb, open_video
+
+    reformatter = VideoReformatter()
 
     container, stream = open_video(path)
     with container:
@@ -101,10 +114,10 @@ def timeline_frames(path: str | os.PathLike):
                 raise ValueError(f"{path}: a decoded video frame has no presentation timestamp")
             while threshold(tick) < frame.pts:
                 if previous is None:  # before the first frame: the first frame is shown
-                    previous, previous_array = frame, frame.to_ndarray(format="rgb24")
+                    previous, previous_array = frame, displayed_rgb(frame, reformatter)
                 yield previous_array
                 tick += 1
-            previous, previous_array = frame, frame.to_ndarray(format="rgb24")
+            previous, previous_array = frame, displayed_rgb(frame, reformatter)
         if previous is None:
             raise ValueError(f"{path}: the video stream holds no decodable frames")
         end = previous.pts + _frame_ticks(previous, stream)
@@ -114,10 +127,16 @@ def timeline_frames(path: str | os.PathLike):
 
 
 def transcode_video(source: str | os.PathLike, destination: str | os.PathLike, *, short_side: int = DEFAULT_SHORT_SIDE,
-                    gop: int = DEFAULT_GOP, crf: int = DEFAULT_CRF, preset: str = "veryfast") -> dict:
+                    gop: int = DEFAULT_GOP, crf: int = DEFAULT_CRF, tune: str = DEFAULT_TUNE,
+                    preset: str = "veryfast") -> dict:
     """Write the transcoded copy of `source` (see the module docstring) to `destination` (via a `.partial` file
     renamed at the end). Returns `{"frames", "width", "height"}` of the output."""
     import av
+
+    if gop < 1:
+        raise ValueError(f"`gop` must be at least 1 (a keyframe every `gop` frames), got {gop}")
+    if tune not in TUNES:
+        raise ValueError(f"`tune` must be one of {TUNES}, got {tune!r}")
 
     source, destination = Path(source), Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +154,7 @@ def transcode_video(source: str | os.PathLike, destination: str | os.PathLike, *
                 stream.max_b_frames = 0
                 # One encoder thread per video: the parallelism is across videos (--transcode_workers).
                 stream.options = {"crf": str(crf), "preset": preset, "bf": "0", "keyint_min": str(gop),
-                                  "sc_threshold": "0", "threads": "1"}
+                                  "sc_threshold": "0", "threads": "1", **({} if tune == "none" else {"tune": tune})}
             image = av.VideoFrame.from_ndarray(resize_frame(frame, size), format="rgb24")
             image.pts = count
             for packet in stream.encode(image):
@@ -149,9 +168,9 @@ def transcode_video(source: str | os.PathLike, destination: str | os.PathLike, *
     return {"frames": count, "height": size[0], "width": size[1]}
 
 
-def _settings(short_side: int, gop: int, crf: int) -> dict:
-    return {"version": MANIFEST_VERSION, "short_side": short_side, "gop": gop, "crf": crf, "fps": TIMELINE_FPS,
-            "codec": "libx264", "b_frames": 0}
+def _settings(short_side: int, gop: int, crf: int, tune: str) -> dict:
+    return {"version": MANIFEST_VERSION, "short_side": short_side, "gop": gop, "crf": crf, "tune": tune,
+            "fps": TIMELINE_FPS, "codec": "libx264", "pixel_format": PIXEL_FORMAT, "b_frames": 0}
 
 
 def _source_stamp(path: Path) -> dict:
@@ -170,8 +189,9 @@ def read_manifest(store: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not a valid manifest: {error}") from error
-    if not isinstance(manifest, dict) or manifest.get("settings", {}).get("version") != MANIFEST_VERSION:
-        raise ValueError(f"{path}: not a version-{MANIFEST_VERSION} transcoded store manifest")
+    if not isinstance(manifest, dict) or manifest.get("settings", {}).get("version") not in READABLE_MANIFEST_VERSIONS:
+        raise ValueError(f"{path}: not a transcoded store manifest of version "
+                         + " or ".join(str(version) for version in READABLE_MANIFEST_VERSIONS))
     return manifest
 
 
@@ -182,11 +202,11 @@ def _write_manifest(store: Path, manifest: dict) -> None:
 
 
 def _transcode_one(job: tuple) -> tuple:
-    relative, source, destination, short_side, gop, crf = job
+    relative, source, destination, short_side, gop, crf, tune = job
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one core per video
     try:
-        info = transcode_video(source, destination, short_side=short_side, gop=gop, crf=crf)
+        info = transcode_video(source, destination, short_side=short_side, gop=gop, crf=crf, tune=tune)
     finally:
         torch.set_num_threads(threads)
     return relative, info
@@ -194,12 +214,12 @@ def _transcode_one(job: tuple) -> tuple:
 
 def transcode_videos(data_dir: str | os.PathLike, videos, store: str | os.PathLike, *,
                      short_side: int = DEFAULT_SHORT_SIDE, gop: int = DEFAULT_GOP, crf: int = DEFAULT_CRF,
-                     workers: int = 1, progress: bool = True) -> dict:
+                     tune: str = DEFAULT_TUNE, workers: int = 1, progress: bool = True) -> dict:
     """Transcode `videos` (paths under `data_dir`) into `store`, mirroring their paths relative to `data_dir`, in
     `workers` processes; resumable (see the module docstring). Returns the manifest."""
     data_dir, store = Path(os.path.abspath(data_dir)), Path(store)
     store.mkdir(parents=True, exist_ok=True)
-    settings = _settings(short_side, gop, crf)
+    settings = _settings(short_side, gop, crf, tune)
     try:
         manifest = read_manifest(store)
     except FileNotFoundError:
@@ -218,7 +238,7 @@ def transcode_videos(data_dir: str | os.PathLike, videos, store: str | os.PathLi
         if entry is not None and entry.get("size") == _source_stamp(video)["size"] \
                 and entry.get("mtime_ns") == _source_stamp(video)["mtime_ns"] and destination.is_file():
             continue
-        jobs.append((relative, str(video), str(destination), short_side, gop, crf))
+        jobs.append((relative, str(video), str(destination), short_side, gop, crf, tune))
     logger.info("transcoding %d videos into %s (%d already done)", len(jobs), store, len(manifest["videos"]))
     bar = progress_bar(total=len(jobs), unit="video", desc=f"transcoding into {store.name}",
                        enabled=progress and bool(jobs))
