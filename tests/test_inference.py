@@ -337,8 +337,12 @@ def test_pipeline_runs_as_remote_code_where_the_package_is_not_installed(tmp_pat
     model = VideoMAEForActionDetection(tiny_config()).eval()
     model.save_pretrained(folder)
     ava_video_processor(model.config, size={"shortest_edge": 64}).save_pretrained(folder)
+    saved = json.loads((folder / "config.json").read_text())
     add_pipeline_code(folder)
     config = json.loads((folder / "config.json").read_text())
+    # save_pretrained's layout is kept: the same fields in the same order (id2label numerically), plus the pipeline
+    assert [key for key in config if key != "custom_pipelines"] == list(saved)
+    assert list(config["id2label"]) == list(saved["id2label"]) == [str(index) for index in range(80)]
     assert config["custom_pipelines"] == {"video-action-detection": {
         "impl": "pipeline_video_action_detection.VideoActionDetectionPipeline", "pt": ["AutoModel"], "type": "video"}}
     assert {"pipeline_video_action_detection.py", "keyframe_actions.py", "person_boxes.py", "video_keyframes.py",
@@ -386,3 +390,4 @@ def test_cli_writes_the_models_own_action_ids_and_names(bikes, proposals_pkl, tm
     (person,) = json.loads((tmp_path / "actions.json").read_text())["keyframes"][0]["persons"]
     assert {(action["action_id"], action["label"]) for action in person["actions"]} == {
         (12, "stand"), (14, "walk"), (79, "talk to")}
+
