@@ -391,3 +391,39 @@ def test_cli_writes_the_models_own_action_ids_and_names(bikes, proposals_pkl, tm
     assert {(action["action_id"], action["label"]) for action in person["actions"]} == {
         (12, "stand"), (14, "walk"), (79, "talk to")}
 
+
+def test_write_outputs_takes_its_action_ids_from_the_labels_given(tmp_path):
+    """`write_outputs` defaults to the 80 AVA actions only when the labels given are AVA's: a model of 3 actions
+    needs its `action_ids`; labels, ids and score columns that disagree are a ValueError naming the argument."""
+    from videomae_action_detection.modeling import ava_id2label
+    from videomae_action_detection.processing.keyframe_actions import KeyframeResult
+
+    def result(columns):
+        return KeyframeResult(timestamp=Fraction(2), boxes=np.array([[0.1, 0.2, 0.5, 0.9]]),
+                              person_scores=np.array([0.95]),
+                              action_scores=np.linspace(0.3, 0.9, columns, dtype=np.float32)[None])
+
+    names = {0: "stand", 1: "walk", 2: "talk to"}
+    paths = write_outputs([result(3)], tmp_path / "own", "bikes.mp4", id2label=names, action_ids=[12, 14, 79],
+                          action_threshold=0.0)
+    assert sorted(read_ava_csv(paths.csv).action_ids.tolist()) == [12, 14, 79]
+    (person,) = json.loads(paths.json.read_text())["keyframes"][0]["persons"]
+    assert [(a["action_id"], a["label"]) for a in person["actions"]] == [(79, "talk to"), (14, "walk"), (12, "stand")]
+
+    # AVA's labels, given or not, mean ids 1..80
+    for given in ({}, {"id2label": ava_id2label()}, {"action_ids": range(1, 81)}):
+        paths = write_outputs([result(80)], tmp_path / f"ava{len(given)}{sorted(given)}", "bikes.mp4", **given)
+        assert set(read_ava_csv(paths.csv).action_ids.tolist()) == set(range(1, 81))
+
+    with pytest.raises(ValueError, match=r"action_ids is None, which means the 80 AVA actions, but id2label names 3"):
+        write_outputs([result(3)], tmp_path / "a", "bikes.mp4", id2label=names)
+    with pytest.raises(ValueError, match=r"action_ids is None.*id2label names 3"):  # 80 columns: no silent 1..80
+        write_outputs([result(80)], tmp_path / "b", "bikes.mp4", id2label=names)
+    with pytest.raises(ValueError, match=r"id2label is None, which means the 80 AVA actions, but action_ids gives 3"):
+        write_outputs([result(3)], tmp_path / "c", "bikes.mp4", action_ids=[12, 14, 79])
+    with pytest.raises(ValueError, match=r"id2label has 3 labels .*action_ids 2 ids"):
+        write_outputs([result(3)], tmp_path / "d", "bikes.mp4", id2label=names, action_ids=[12, 14])
+    with pytest.raises(ValueError, match=r"3 action scores per person, but id2label / action_ids describe 80"):
+        write_outputs([result(3)], tmp_path / "e", "bikes.mp4")
+    assert not any((tmp_path / name).exists() for name in "abcde")  # nothing written
+
