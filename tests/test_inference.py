@@ -427,3 +427,48 @@ def test_write_outputs_takes_its_action_ids_from_the_labels_given(tmp_path):
         write_outputs([result(3)], tmp_path / "e", "bikes.mp4")
     assert not any((tmp_path / name).exists() for name in "abcde")  # nothing written
 
+
+def test_pipeline_progress_bar_over_keyframes(bikes, model_folder, capsys):
+    """`progress=True` shows a bar over the keyframes on stderr (transformers' tqdm, so its switch turns it off);
+    a callable gets the keyframe count and every keyframe; the default shows none; anything else is a TypeError."""
+    from transformers import pipeline
+    from transformers.utils import logging as transformers_logging
+
+    import videomae_action_detection.processing  # noqa: F401  (registers the task)
+
+    detector = pipeline("video-action-detection", model=model_folder)
+    given = {0: [[0.10, 0.20, 0.45, 0.95]], 2: [[0.20, 0.15, 0.60, 0.90]]}
+    settings = dict(person_boxes=given, end=4, short_side=64, batch_size=3)
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.enable_progress_bar()
+    try:
+        capsys.readouterr()
+        records = detector(bikes, progress=True, **settings)
+        shown = capsys.readouterr().err
+        assert "actions in bikes" in shown and "4/4" in shown and "keyframe" in shown, shown
+        assert records == detector(bikes, **settings)  # the bar changes nothing else
+        assert "actions in" not in capsys.readouterr().err  # default: no bar
+        detector(bikes, progress=False, **settings)
+        assert "actions in" not in capsys.readouterr().err
+        transformers_logging.disable_progress_bar()
+        detector(bikes, progress=True, **settings)
+        assert "actions in" not in capsys.readouterr().err
+    finally:
+        (transformers_logging.enable_progress_bar if was_enabled else transformers_logging.disable_progress_bar)()
+
+    class Recorder:
+        def __init__(self, total):
+            self.total, self.updates, self.closed = total, [], False
+            bars.append(self)
+
+        def update(self, count):
+            self.updates.append(count)
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    detector(bikes, progress=Recorder, **settings)
+    assert [(bar.total, bar.updates, bar.closed) for bar in bars] == [(4, [3, 1], True)]  # batches of 3 keyframes
+    with pytest.raises(TypeError, match=r"progress= takes True .* got str"):
+        detector(bikes, progress="yes", **settings)
