@@ -26,7 +26,9 @@ Returns, per keyframe, `{"timestamp": seconds, "persons": [{"box": [x1, y1, x2, 
 {"xmin", "ymin", "xmax", "ymax"} in pixels of the video (as transformers' object-detection pipeline),
 "person_score", "actions": [{"action_id", "label", "score"}, ...]}]}` (`label` from the model's `id2label`,
 `action_id` from its `label_action_ids`); `return_results=True` gives the `KeyframeResult`s with every score
-instead. `batch_size` is the number of keyframes per model call, not a number of videos.
+instead. `batch_size` is the number of keyframes per model call, not a number of videos. `progress=True` shows a
+tqdm bar over the keyframes on stderr (transformers' `logging.tqdm`: none after
+`transformers.utils.logging.disable_progress_bar()`); the default shows none.
 
 Pipeline remote code: imports at top level only the stdlib, transformers and its sibling files.
 """
@@ -37,6 +39,7 @@ import os
 from collections.abc import Mapping
 
 from transformers import Pipeline
+from transformers.utils import logging as transformers_logging
 
 from .keyframe_actions import detect_keyframe_actions, results_to_records
 from .person_boxes import GivenPersonBoxes, ObjectDetectorBoxes
@@ -68,6 +71,9 @@ class VideoActionDetectionPipeline(Pipeline):
         video_id, stride, start, end, frame_interval, short_side, batch_size: as `detect_keyframe_actions`.
         top_k, threshold: the actions listed per person (at most `top_k`, score > threshold; defaults 3 and 0.0).
         return_results: return the `KeyframeResult`s (all scores) instead of records.
+        progress: True: a tqdm bar over the keyframes of each video (transformers' `logging.tqdm`, on stderr);
+            False / None (the default): none; or a callable `(total keyframes) -> bar` whose bar has `update(n)` and
+            `close()`, as `detect_keyframe_actions` takes.
     """
 
     _load_processor = False
@@ -102,6 +108,8 @@ class VideoActionDetectionPipeline(Pipeline):
         unknown = set(kwargs) - set(self._preprocess_names) - set(self._postprocess_names)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {sorted(unknown)}")
+        if "progress" in kwargs:
+            _check_progress(kwargs["progress"])
         preprocess = {name: kwargs[name] for name in self._preprocess_names if name in kwargs}
         postprocess = {name: kwargs[name] for name in self._postprocess_names if name in kwargs}
         return preprocess, {}, postprocess
@@ -150,7 +158,7 @@ class VideoActionDetectionPipeline(Pipeline):
     def _forward(self, model_inputs):
         settings = dict(model_inputs["settings"])
         settings.setdefault("person_threshold", 0.9)
-        settings.pop("progress", None)  # accepted for compatibility: the pipeline shows no bar
+        settings["progress"] = keyframe_progress(settings.pop("progress", None), model_inputs["video_id"])
         batch_size = settings.pop("clip_batch_size", None) or 4
         info = model_inputs["info"]
         results = detect_keyframe_actions(
@@ -167,6 +175,25 @@ class VideoActionDetectionPipeline(Pipeline):
         id2label = {int(index): name for index, name in config.id2label.items()}
         return results_to_records(results, id2label, config.label_action_ids, top_k=top_k, label_threshold=threshold,
                                   frame_size=model_outputs["frame_size"])
+
+
+def _check_progress(progress) -> None:
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError("progress= takes True (a bar over the keyframes), False / None (no bar) or a callable "
+                        f"(total keyframes) -> bar with update(n) and close(); got {type(progress).__name__}")
+
+
+def keyframe_progress(progress, video_id: str):
+    """The pipeline's `progress=` as `detect_keyframe_actions`' `progress` (a bar factory, or None for no bar)."""
+    _check_progress(progress)
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        def bar(total: int):
+            return transformers_logging.tqdm(total=total, desc=f"actions in {video_id}", unit="keyframe")
+
+        return bar
+    return progress
 
 
 def _is_frame_list(video) -> bool:

@@ -22,6 +22,7 @@ from conftest import REPO_ROOT, fixture_path, flat_logits, load_model_case_input
 from fake_hub import FakeHub
 from videomae_action_detection.modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection, ava_id2label
 from videomae_action_detection.processing import ava_video_processor, read_clip
+from videomae_action_detection.processing.inference.pipeline import custom_pipelines_entry
 from videomae_action_detection.training.publishing.hub_configs import DEFAULT_NAMESPACE, HUB_CONFIG_FILES, recipe_config
 from videomae_action_detection.training.publishing.model_card import EvaluationResult, build_model_card, reported_result, write_model_card
 from videomae_action_detection.training.recipe import RECIPES, VIT_BASE, VIT_LARGE
@@ -49,6 +50,8 @@ def test_hub_configs_regenerate_identically(tmp_path):
             assert without_transformers_version(committed / name) == without_transformers_version(fresh / name), (
                 f"hub_configs/{recipe.model_name}/{name} is stale: run python hub_configs/regenerate.py"
             )
+        # the converter's config.json declares the pipeline too (its code files come with the converted weights)
+        assert json.loads((committed / "config.json").read_text())["custom_pipelines"] == custom_pipelines_entry()
 
 
 def without_transformers_version(path) -> bytes:
@@ -476,3 +479,23 @@ def test_converted_folder_declares_the_video_action_detection_pipeline(remote_ru
     assert config["custom_pipelines"]["video-action-detection"]["impl"] == (
         "pipeline_video_action_detection.VideoActionDetectionPipeline")
     assert (converted / "pipeline_video_action_detection.py").is_file() and (converted / "person_boxes.py").is_file()
+
+
+def test_hub_configs_hold_the_converters_config_files(remote_run):
+    """hub_configs/<model>/ config.json and video_preprocessor_config.json have the fields of the converter's folder,
+    in its layout, with the same remote-code entries (`auto_map`, `custom_pipelines`); the code files those name are
+    not kept in hub_configs/ (the converter writes them next to the weights)."""
+    converted_folder = remote_run["converted"]
+    converted_files = {path.name for path in converted_folder.iterdir()}
+    for name in ("config.json", "video_preprocessor_config.json"):
+        converted = json.loads((converted_folder / name).read_text())
+        for recipe in RECIPES.values():
+            written = json.loads((HUB_CONFIGS / recipe.model_name / name).read_text())
+            assert list(written) == list(converted), (recipe.model_name, name)  # the same fields, in the same order
+            assert list(written["id2label"]) == list(converted["id2label"]) == [str(i) for i in range(80)]
+            for key in ("auto_map", "custom_pipelines", "architectures", "model_type"):
+                assert written.get(key) == converted.get(key), (recipe.model_name, name, key)
+            modules = [reference.split(".")[0] for reference in written["auto_map"].values()]
+            modules += [entry["impl"].split(".")[0] for entry in written.get("custom_pipelines", {}).values()]
+            assert {f"{module}.py" for module in modules} <= converted_files
+    assert "custom_pipelines" in json.loads((HUB_CONFIGS / VIT_BASE.model_name / "config.json").read_text())

@@ -337,8 +337,12 @@ def test_pipeline_runs_as_remote_code_where_the_package_is_not_installed(tmp_pat
     model = VideoMAEForActionDetection(tiny_config()).eval()
     model.save_pretrained(folder)
     ava_video_processor(model.config, size={"shortest_edge": 64}).save_pretrained(folder)
+    saved = json.loads((folder / "config.json").read_text())
     add_pipeline_code(folder)
     config = json.loads((folder / "config.json").read_text())
+    # save_pretrained's layout is kept: the same fields in the same order (id2label numerically), plus the pipeline
+    assert [key for key in config if key != "custom_pipelines"] == list(saved)
+    assert list(config["id2label"]) == list(saved["id2label"]) == [str(index) for index in range(80)]
     assert config["custom_pipelines"] == {"video-action-detection": {
         "impl": "pipeline_video_action_detection.VideoActionDetectionPipeline", "pt": ["AutoModel"], "type": "video"}}
     assert {"pipeline_video_action_detection.py", "keyframe_actions.py", "person_boxes.py", "video_keyframes.py",
@@ -386,3 +390,85 @@ def test_cli_writes_the_models_own_action_ids_and_names(bikes, proposals_pkl, tm
     (person,) = json.loads((tmp_path / "actions.json").read_text())["keyframes"][0]["persons"]
     assert {(action["action_id"], action["label"]) for action in person["actions"]} == {
         (12, "stand"), (14, "walk"), (79, "talk to")}
+
+
+def test_write_outputs_takes_its_action_ids_from_the_labels_given(tmp_path):
+    """`write_outputs` defaults to the 80 AVA actions only when the labels given are AVA's: a model of 3 actions
+    needs its `action_ids`; labels, ids and score columns that disagree are a ValueError naming the argument."""
+    from videomae_action_detection.modeling import ava_id2label
+    from videomae_action_detection.processing.keyframe_actions import KeyframeResult
+
+    def result(columns):
+        return KeyframeResult(timestamp=Fraction(2), boxes=np.array([[0.1, 0.2, 0.5, 0.9]]),
+                              person_scores=np.array([0.95]),
+                              action_scores=np.linspace(0.3, 0.9, columns, dtype=np.float32)[None])
+
+    names = {0: "stand", 1: "walk", 2: "talk to"}
+    paths = write_outputs([result(3)], tmp_path / "own", "bikes.mp4", id2label=names, action_ids=[12, 14, 79],
+                          action_threshold=0.0)
+    assert sorted(read_ava_csv(paths.csv).action_ids.tolist()) == [12, 14, 79]
+    (person,) = json.loads(paths.json.read_text())["keyframes"][0]["persons"]
+    assert [(a["action_id"], a["label"]) for a in person["actions"]] == [(79, "talk to"), (14, "walk"), (12, "stand")]
+
+    # AVA's labels, given or not, mean ids 1..80
+    for given in ({}, {"id2label": ava_id2label()}, {"action_ids": range(1, 81)}):
+        paths = write_outputs([result(80)], tmp_path / f"ava{len(given)}{sorted(given)}", "bikes.mp4", **given)
+        assert set(read_ava_csv(paths.csv).action_ids.tolist()) == set(range(1, 81))
+
+    with pytest.raises(ValueError, match=r"action_ids is None, which means the 80 AVA actions, but id2label names 3"):
+        write_outputs([result(3)], tmp_path / "a", "bikes.mp4", id2label=names)
+    with pytest.raises(ValueError, match=r"action_ids is None.*id2label names 3"):  # 80 columns: no silent 1..80
+        write_outputs([result(80)], tmp_path / "b", "bikes.mp4", id2label=names)
+    with pytest.raises(ValueError, match=r"id2label is None, which means the 80 AVA actions, but action_ids gives 3"):
+        write_outputs([result(3)], tmp_path / "c", "bikes.mp4", action_ids=[12, 14, 79])
+    with pytest.raises(ValueError, match=r"id2label has 3 labels .*action_ids 2 ids"):
+        write_outputs([result(3)], tmp_path / "d", "bikes.mp4", id2label=names, action_ids=[12, 14])
+    with pytest.raises(ValueError, match=r"3 action scores per person, but id2label / action_ids describe 80"):
+        write_outputs([result(3)], tmp_path / "e", "bikes.mp4")
+    assert not any((tmp_path / name).exists() for name in "abcde")  # nothing written
+
+
+def test_pipeline_progress_bar_over_keyframes(bikes, model_folder, capsys):
+    """`progress=True` shows a bar over the keyframes on stderr (transformers' tqdm, so its switch turns it off);
+    a callable gets the keyframe count and every keyframe; the default shows none; anything else is a TypeError."""
+    from transformers import pipeline
+    from transformers.utils import logging as transformers_logging
+
+    import videomae_action_detection.processing  # noqa: F401  (registers the task)
+
+    detector = pipeline("video-action-detection", model=model_folder)
+    given = {0: [[0.10, 0.20, 0.45, 0.95]], 2: [[0.20, 0.15, 0.60, 0.90]]}
+    settings = dict(person_boxes=given, end=4, short_side=64, batch_size=3)
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.enable_progress_bar()
+    try:
+        capsys.readouterr()
+        records = detector(bikes, progress=True, **settings)
+        shown = capsys.readouterr().err
+        assert "actions in bikes" in shown and "4/4" in shown and "keyframe" in shown, shown
+        assert records == detector(bikes, **settings)  # the bar changes nothing else
+        assert "actions in" not in capsys.readouterr().err  # default: no bar
+        detector(bikes, progress=False, **settings)
+        assert "actions in" not in capsys.readouterr().err
+        transformers_logging.disable_progress_bar()
+        detector(bikes, progress=True, **settings)
+        assert "actions in" not in capsys.readouterr().err
+    finally:
+        (transformers_logging.enable_progress_bar if was_enabled else transformers_logging.disable_progress_bar)()
+
+    class Recorder:
+        def __init__(self, total):
+            self.total, self.updates, self.closed = total, [], False
+            bars.append(self)
+
+        def update(self, count):
+            self.updates.append(count)
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    detector(bikes, progress=Recorder, **settings)
+    assert [(bar.total, bar.updates, bar.closed) for bar in bars] == [(4, [3, 1], True)]  # batches of 3 keyframes
+    with pytest.raises(TypeError, match=r"progress= takes True .* got str"):
+        detector(bikes, progress="yes", **settings)

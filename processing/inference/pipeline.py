@@ -63,7 +63,10 @@ def add_pipeline_code(folder: str | os.PathLike) -> list[Path]:
     copied = [Path(path) for path in custom_object_save(RemoteCodePipeline, folder)]
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["custom_pipelines"] = custom_pipelines_entry()
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    # save_pretrained's layout: keys sorted at the top level; the nested values keep the order they were saved in
+    # (`id2label` numerically, not as the strings "0", "1", "10", ...)
+    config = dict(sorted(config.items()))
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return copied
 
 

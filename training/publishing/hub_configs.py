@@ -1,11 +1,16 @@
 """The `hub_configs/<model>/` folders: what a Hub repo of each released mmaction2 detector holds besides its weights.
 
 `write_hub_config(recipe, folder, namespace)` writes
-- `config.json`: the full architecture of the recipe (the 80 AVA names, `architectures`, `auto_map` for remote code),
-  exactly as `save_pretrained` writes it for a converted model of that architecture;
+- `config.json`: the full architecture of the recipe (the 80 AVA names, `architectures`, `auto_map` for remote code,
+  `custom_pipelines` for the `"video-action-detection"` pipeline), exactly as the converter writes it for a converted
+  model of that architecture (`save_pretrained`, then `processing.inference.pipeline.add_pipeline_code`);
 - `video_preprocessor_config.json`: the video processor (mmaction2's evaluation resize and normalisation, the AVA
   names, `auto_map` for remote code), as the converter writes it;
 - `README.md`: the model card (`training/publishing/model_card.py`) with the mAP mmaction2 reports for the released checkpoint.
+
+The remote-code `.py` files that `auto_map` and `custom_pipelines` point at (model, config, video processor,
+pipeline and their sibling modules) are not kept here: they are copies of this package's source, which the converter
+(`convert_checkpoints.py`) writes next to the weights.
 
 `hub_configs/regenerate.py` calls it for every recipe; a test checks that the committed files equal a fresh
 regeneration.
@@ -19,6 +24,7 @@ import torch
 
 from ...modeling import VideoMAEActionDetectionConfig, VideoMAEForActionDetection
 from ...processing import ava_video_processor
+from ...processing.inference.pipeline import add_pipeline_code
 from .model_card import ConvertedCheckpoint, build_model_card, reported_result, write_model_card
 from ..recipe import DetectionRecipe
 
@@ -45,9 +51,11 @@ def write_hub_config(recipe: DetectionRecipe, folder: str | Path, namespace: str
     folder.mkdir(parents=True, exist_ok=True)
     config = recipe_config(recipe)
     with tempfile.TemporaryDirectory() as scratch:
-        # save_pretrained also copies the code files, which the converted weights folder carries
+        # the converter's steps (`conversion.convert`); they also copy the code files, which only the converted
+        # weights folder carries
         config.save_pretrained(scratch)
         ava_video_processor(config).save_pretrained(scratch)
+        add_pipeline_code(scratch)  # config.json: + custom_pipelines
         for name in ("config.json", "video_preprocessor_config.json"):
             shutil.copyfile(Path(scratch) / name, folder / name)
     release = recipe.detection_checkpoint
