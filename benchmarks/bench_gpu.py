@@ -58,7 +58,9 @@ def build_model(variant: str, frames: int, device: str, compile_model: bool, bac
     torch.manual_seed(0)
     config = VideoMAEActionDetectionConfig(**VARIANTS[variant], num_frames=frames, drop_path_rate=0.0)
     model = VideoMAEForActionDetection(config).to(device)
-    return model, (torch.compile(model, backend=backend) if compile_model else model)
+    # dynamic=False: each shape gets its own static graph (a second shape would otherwise be recompiled with
+    # dynamic sizes, slower than what a fixed-shape training or evaluation run compiles).
+    return model, (torch.compile(model, backend=backend, dynamic=False) if compile_model else model)
 
 
 def make_inputs(batch: int, frames: int, height: int, width: int, device: str) -> dict:
