@@ -24,7 +24,7 @@ def _tiny_inputs(batch_size=2, num_boxes=3, height=32, width=48, generator_seed=
     return {"pixel_values": pixel_values, "boxes": boxes, "boxes_mask": boxes_mask}
 
 
-# --------------------------------------------------------------------------------------------------- labels (item 1)
+# --------------------------------------------------------------------------------------------------- labels
 
 
 def test_custom_id2label_is_kept_with_its_inverse():
@@ -94,7 +94,7 @@ def test_from_pretrained_with_another_num_labels_gets_a_consistent_new_head(tmp_
     assert named.config.label2id == {"x": 0, "y": 1} and named.roi_head.classifier.out_features == 2
 
 
-# ------------------------------------------------------------------------------------ stock Trainer (item 2)
+# ------------------------------------------------------------------------------------ stock Trainer
 
 
 class _TinyDetectionSet(torch.utils.data.Dataset):
@@ -189,7 +189,7 @@ def test_stock_trainer_loads_the_best_model_with_its_biases(tmp_path):
         torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)
 
 
-# --------------------------------------------------------------------------------------- attentions (item 3)
+# --------------------------------------------------------------------------------------- attentions
 
 
 def test_output_attentions_are_returned_with_eager_attention():
@@ -232,7 +232,7 @@ def test_unknown_forward_arguments_are_an_error(tiny_model):
         tiny_model(**_tiny_inputs(), output_attention=True)
 
 
-# ------------------------------------------------------------------------------------------- outputs (item 6)
+# ------------------------------------------------------------------------------------------- outputs
 
 
 def test_post_processing_flat_form_indexes_the_models_labels():

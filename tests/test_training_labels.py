@@ -105,7 +105,7 @@ def test_card_names_the_hub_base_model():
     assert "base_model: MCG-NJU/videomae-base-finetuned-kinetics" in card
 
 
-# ------------------------------------------------------------------------- TrainingArguments honoured (item 5)
+# ------------------------------------------------------------------------- TrainingArguments honoured
 
 
 def _trainer(tmp_path, recipe_schedule=True, **arguments):
