@@ -125,8 +125,11 @@ def bench_model_mode(variant: str, shape: tuple[int, int, int], mode: str, args)
         with torch.inference_mode(), autocast:
             runner(pixel_values=inputs["pixel_values"], boxes=inputs["boxes"])
 
+    compiled = runner is not model
+    _reset_graph_counts()
     seconds = time_calls(forward, device, args.warmup, args.repeats)
-    rows.append(dict(kind="forward", seconds=seconds, flops=forward_flops, peak=_peak_memory_gib(device)))
+    rows.append(dict(kind="forward", seconds=seconds, flops=forward_flops, peak=_peak_memory_gib(device),
+                     graphs=_graph_counts() if compiled else None))
 
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -141,8 +144,10 @@ def bench_model_mode(variant: str, shape: tuple[int, int, int], mode: str, args)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    _reset_graph_counts()
     seconds = time_calls(train_step, device, args.warmup, args.repeats)
-    rows.append(dict(kind="train step", seconds=seconds, flops=3 * forward_flops, peak=_peak_memory_gib(device)))
+    rows.append(dict(kind="train step", seconds=seconds, flops=3 * forward_flops, peak=_peak_memory_gib(device),
+                     graphs=_graph_counts() if compiled else None))
     for row in rows:
         row.update(variant=variant, shape=f"{frames}x{height}x{width}", mode=mode, batch=args.batch_size,
                    clips_per_s=args.batch_size / row["seconds"],
@@ -151,6 +156,19 @@ def bench_model_mode(variant: str, shape: tuple[int, int, int], mode: str, args)
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
     return rows
+
+
+def _reset_graph_counts() -> None:
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+
+
+def _graph_counts() -> tuple[int, int]:
+    """(graphs compiled, graph breaks) since the last reset: a +compile row with 0 graphs ran eagerly."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())
 
 
 class _ClipReadingDataset(torch.utils.data.Dataset):
@@ -184,7 +202,9 @@ def bench_data_path(args, workdir: Path) -> list[dict]:
     width, height = (96, 64) if args.tiny else (568, 320)
     clip_len = 4 if args.tiny else 16
     video = workdir / "data_path.mp4"
-    write_synthetic_video(video, num_frames=30 * args.video_seconds, width=width, height=height, fps=30, gop=16)
+    # Intra-only, no B-frames: the transcoded store's layout (a clip read decodes only its own frames).
+    write_synthetic_video(video, num_frames=30 * args.video_seconds, width=width, height=height, fps=30, gop=1,
+                          b_frames=0)
     size = 64 if args.tiny else 256
     processor = ava_video_processor(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
                                     scale_range=[size, size + size // 4])
@@ -203,11 +223,12 @@ def bench_data_path(args, workdir: Path) -> list[dict]:
 def print_model_table(rows: list[dict], args) -> None:
     print(f"\nmodel throughput, device {args.device} ({_device_name(args.device)}), batch {args.batch_size}, "
           f"MFU against {args.peak_tflops:g} TFLOP/s (bf16 dense peak), torch.compile backend {args.compile_backend}")
-    print("| variant | input | mode | pass | clips/s | TFLOP/s | MFU | peak memory (GiB) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| variant | input | mode | pass | clips/s | TFLOP/s | MFU | peak memory (GiB) | graphs / breaks |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
+        graphs = "-" if row["graphs"] is None else f"{row['graphs'][0]} / {row['graphs'][1]}"
         print(f"| {row['variant']} | {row['shape']} | {row['mode']} | {row['kind']} | {row['clips_per_s']:.2f} | "
-              f"{row['flops'] / row['seconds'] / 1e12:.2f} | {100 * row['mfu']:.1f}% | {row['peak']:.2f} |")
+              f"{row['flops'] / row['seconds'] / 1e12:.2f} | {100 * row['mfu']:.1f}% | {row['peak']:.2f} | {graphs} |")
 
 
 def _device_name(device: str) -> str:

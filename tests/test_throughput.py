@@ -19,12 +19,17 @@ def test_bench_gpu_runs_on_cpu_tiny():
                              "--compile-backend", "aot_eager"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    rows = re.findall(r"^\| tiny \| (\S+) \| (\S+) \| (forward|train step) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)% \| ([\d.]+) \|$",
-                      result.stdout, flags=re.MULTILINE)
+    rows = re.findall(r"^\| tiny \| (\S+) \| (\S+) \| (forward|train step) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)% \| ([\d.]+) "
+                      r"\| (- |\d+ / \d+ )\|$", result.stdout, flags=re.MULTILINE)
     expected = [(shape, mode, kind) for shape in ("4x64x64", "4x64x112") for mode in ("fp32", "bf16", "bf16+compile")
                 for kind in ("forward", "train step")]
     assert [(shape, mode, kind) for shape, mode, kind, *_ in rows] == expected  # each once, in the table's order
-    assert all(float(clips_per_s) > 0 and float(peak) > 0 for *_, clips_per_s, _, _, peak in rows)
+    assert all(float(clips_per_s) > 0 and float(peak) > 0 for *_, clips_per_s, _, _, peak, _ in rows)
+    # The +compile rows really ran compiled graphs (a silent fallback to eager would compile none).
+    for shape, mode, kind, *_, graphs in rows:
+        assert (graphs == "- ") == (mode != "bf16+compile"), (shape, mode, kind, graphs)
+        if mode == "bf16+compile":
+            assert int(graphs.split("/")[0]) >= 1, (shape, mode, kind, graphs)
     assert "batch 2, MFU against 989 TFLOP/s (bf16 dense peak), torch.compile backend aot_eager" in result.stdout
     assert [line for line in result.stderr.splitlines() if line.startswith("done: ")] == [
         f"done: tiny {name} {mode}" for name in ("train", "eval") for mode in ("fp32", "bf16", "bf16+compile")]
