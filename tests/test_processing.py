@@ -213,6 +213,37 @@ def test_train_flip_crop_and_box_clipping():
         processor(frames, do_train_augmentation=True, augmentations=[TrainAugmentation(256, 0, 60, False)])
 
 
+@pytest.mark.parametrize(
+    "source_size, short_side, top, left, channels_last",
+    [
+        ((320, 569), 288, 17, 133, True),  # a store frame scaled down, crop inside
+        ((320, 569), 256, 0, 199, True),  # crop flush with the top and right edges
+        ((144, 176), 300, 44, 111, False),  # scaled up, crop flush with the bottom and right edges
+        ((720, 1280), 320, 31, 0, True),  # 720p original, crop at the left edge
+    ],
+)
+def test_train_crop_computes_only_the_crop_of_the_resized_frame(source_size, short_side, top, left, channels_last):
+    """The training transform samples only the crop's pixels: the same levels as resizing the whole frame
+    (torch's bilinear, half-pixel centres) and cropping, up to float32 rounding of the coordinates."""
+    height, width = source_size
+    generator = torch.Generator().manual_seed(height)
+    # Smooth content plus noise: every output pixel depends on its exact source coordinates.
+    ramp = torch.linspace(0, 200, width).view(1, 1, width, 1) + torch.linspace(0, 50, height).view(1, height, 1, 1)
+    clip = (ramp + 5 * torch.randn(4, height, width, 3, generator=generator)).clamp(0, 255).to(torch.uint8)
+    new_size = rescaled_size(height, width, short_side)
+    processor = ava_video_processor()
+    frames = clip.numpy() if channels_last else clip.permute(0, 3, 1, 2).contiguous().numpy()
+    out = processor(frames, augmentations=[TrainAugmentation(short_side, top, left, False)], do_train_augmentation=True,
+                    do_normalize=False, input_data_format="channels_last" if channels_last else "channels_first",
+                    return_tensors="pt")["pixel_values"][0]
+    whole = torch.nn.functional.interpolate(clip.permute(0, 3, 1, 2).float(), size=new_size, mode="bilinear",
+                                            align_corners=False)
+    expected = whole[..., top:top + 256, left:left + 256].round().clamp(0, 255)
+    assert out.shape == expected.shape == (4, 3, 256, 256)
+    moved = (out != expected).float().mean().item()
+    assert (out - expected).abs().max().item() <= 1 and moved < 2e-3, moved
+
+
 def test_memory_source_equals_frame_folder():
     everything, numbers = read_frames(RAWFRAMES, list(range(1, CLIP_FRAMES + 1)))
     from_folder, folder_numbers = read_clip(RAWFRAMES, 3)
